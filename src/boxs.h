@@ -56,7 +56,7 @@ struct boxs_dec {
 
 enum boxs_result {
 	BOXS_AGAIN = 0,   /* all input consumed, no complete frame */
-	BOXS_FRAME = 1,   /* *out/*outlen hold one frame's plaintext */
+	BOXS_FRAME = 1,   /* *out, *outlen hold one frame's plaintext */
 	BOXS_END = 2,     /* goodbye received: the stream ended cleanly */
 	BOXS_EBADHDR = -1,/* header failed authentication */
 	BOXS_EBADBODY = -2,/* body failed authentication */

@@ -1,0 +1,84 @@
+#include "cli.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "cmd.h"
+
+int cli_load_identity(const char *path, struct keys *out)
+{
+	char def[4096], err[512];
+	int rc;
+
+	if (path == NULL) {
+		if (keys_default_path(def, sizeof(def)) != 0) {
+			fprintf(stderr, "fairway: cannot build the default secret path\n");
+			return EXIT_USAGE;
+		}
+		path = def;
+	}
+	rc = keys_load_file(path, out, err, sizeof(err));
+	if (rc == -ENOENT) {
+		fprintf(stderr, "fairway: %s\n(create an identity with: fairway keygen --secret %s)\n",
+		        err, path);
+		return EXIT_USAGE;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "fairway: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_parse_caps(const char *b64, uint8_t out[32])
+{
+	size_t n = 0;
+
+	if (b64 == NULL)
+		b64 = CLI_MAIN_CAPS;
+	if (sodium_base642bin(out, 32, b64, strlen(b64), NULL, &n, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 || n != 32) {
+		fprintf(stderr, "fairway: --caps '%s' is not 32 bytes of base64\n", b64);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cli_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	long v;
+
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (rb == NULL || rb[1] != ':')
+			goto bad;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL)
+			goto bad;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= hostlen)
+		goto bad;
+	errno = 0;
+	v = strtol(colon + 1, &end, 10);
+	if (errno != 0 || *end != '\0' || end == colon + 1 || v < 0 || v > 65535)
+		goto bad;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (uint16_t)v;
+	return 0;
+bad:
+	fprintf(stderr, "fairway: '%s' is not HOST:PORT (port 0..65535; IPv6 as [::1]:8008)\n", s);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,24 @@
+/* cli — helpers shared by the `fairway <command>` files: the options
+ * every command understands (--secret, --caps) and their error messages. */
+#ifndef FAIRWAY_CLI_H
+#define FAIRWAY_CLI_H
+
+#include <stdint.h>
+
+#include "keys.h"
+
+/* The main SSB network key (ssb-caps 1.1.0 `shs`). */
+#define CLI_MAIN_CAPS "1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s="
+
+/* Loads the identity from path, or the default path when NULL. Prints a
+ * message naming the file and the problem. Returns 0 or an exit status. */
+int cli_load_identity(const char *path, struct keys *out);
+
+/* Parses a base64 network key (32 bytes); NULL means the main network's.
+ * Returns 0 or EXIT_USAGE with a message. */
+int cli_parse_caps(const char *b64, uint8_t out[32]);
+
+/* Splits "HOST:PORT" (IPv6 as "[::1]:8008"). Returns 0 or EXIT_USAGE. */
+int cli_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+#endif

@@ -1,0 +1,83 @@
+/* fairway — one program, two planes: an SSB tunnel portal that shares its
+ * link fairly, and Fair NAT for Linux routers. This file is the command
+ * table; each command lives in its own cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "cmd.h"
+#include "log.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *args;
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "keygen", cmd_keygen, "[--secret FILE]", "create an identity (ssb-keys secret file, mode 0600)" },
+	{ "id", cmd_id, "[--secret FILE]", "print the identity's @…=.ed25519 id" },
+	{ "portal", cmd_portal, "[--listen HOST:PORT] [--secret FILE] [--caps B64]",
+	  "run a portal (room); prints its net:…~shs:… address first" },
+	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--secret FILE] [--caps B64]",
+	  "call a muxrpc method on a peer and print the result (JSON lines)" },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: fairway <command> [options]\n\ncommands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n           %s\n", commands[i].name, commands[i].args,
+		        commands[i].summary);
+	fprintf(f, "  help [COMMAND] | --version\n\n"
+	           "Options: --secret FILE (default $FAIRWAY_HOME/secret, FAIRWAY_HOME=~/.fairway),\n"
+	           "--caps B64 (network key; default: the main SSB network's).\n"
+	           "Logs go to stderr (FAIRWAY_LOG=debug for more).\n"
+	           "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n");
+}
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd;
+
+	log_init();
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("fairway %s\n", FAIRWAY_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		if (argc > 2 && (cmd = find(argv[2])) != NULL) {
+			printf("usage: fairway %s %s\n  %s\n", cmd->name, cmd->args, cmd->summary);
+			return EXIT_OK;
+		}
+		usage(stdout);
+		return EXIT_OK;
+	}
+	cmd = find(argv[1]);
+	if (cmd == NULL) {
+		fprintf(stderr, "fairway: unknown command '%s'\n\n", argv[1]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (sodium_init() < 0) {
+		fprintf(stderr, "fairway: libsodium failed to initialise\n");
+		return EXIT_RUNTIME;
+	}
+	return cmd->fn(argc - 1, argv + 1);
+}

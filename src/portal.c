@@ -1,0 +1,381 @@
+/* portal — see portal.h. */
+#include "portal.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "addr.h"
+#include "conn.h"
+#include "log.h"
+#include "muxrpc.h"
+#include "rpc.h"
+
+/* One connected (authenticated or handshaking) peer. */
+struct peer {
+	struct portal *p;
+	struct conn *c;
+	struct peer *prev, *next;
+	bool attendant;
+};
+
+enum sub_kind { SUB_ATTENDANTS, SUB_ENDPOINTS };
+
+/* One open room.attendants / tunnel.endpoints subscription. */
+struct sub {
+	struct mrpc_stream *s;
+	enum sub_kind kind;
+	struct sub *prev, *next;
+};
+
+struct portal {
+	struct portal_cfg cfg;
+	uv_tcp_t listener;
+	bool listening;
+	bool stopping;
+	struct mrpc_api *api;
+	struct rpc_node node;
+	struct peer *peers;
+	size_t npeers;
+	struct sub *subs;
+	char address[ADDR_TEXT_MAX];
+};
+
+/* Doubly linked lists threaded through prev/next. */
+#define LIST_INSERT(head, e)                      \
+	do {                                      \
+		(e)->prev = NULL;                 \
+		(e)->next = (head);               \
+		if ((head) != NULL)               \
+			(head)->prev = (e);       \
+		(head) = (e);                     \
+	} while (0)
+#define LIST_REMOVE(head, e)                      \
+	do {                                      \
+		if ((e)->prev != NULL)            \
+			(e)->prev->next = (e)->next; \
+		else                              \
+			(head) = (e)->next;       \
+		if ((e)->next != NULL)            \
+			(e)->next->prev = (e)->prev; \
+	} while (0)
+
+static struct peer *call_peer(struct mrpc_stream *call)
+{
+	struct conn *c = mrpc_io(mrpc_stream_session(call));
+
+	return conn_ud(c);
+}
+
+/* ------------------------------------------------------------ attendants */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The attendant ids, sorted (tunnel.endpoints sends them sorted). */
+static json_t *attendant_ids(struct portal *p)
+{
+	const char **ids = calloc(p->npeers + 1, sizeof(*ids));
+	json_t *arr = json_array();
+	size_t n = 0;
+
+	if (ids == NULL || arr == NULL) {
+		free(ids);
+		return arr;
+	}
+	for (struct peer *q = p->peers; q != NULL; q = q->next)
+		if (q->attendant)
+			ids[n++] = conn_remote_id(q->c);
+	qsort(ids, n, sizeof(*ids), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, json_string(ids[i]));
+	free(ids);
+	return arr;
+}
+
+static void broadcast(struct portal *p, const char *type, const char *id)
+{
+	json_t *ids = NULL;
+
+	for (struct sub *s = p->subs; s != NULL; s = s->next) {
+		if (s->kind == SUB_ATTENDANTS) {
+			mrpc_stream_send_json(s->s, json_pack("{s:s,s:s}", "type", type, "id", id));
+		} else {
+			if (ids == NULL)
+				ids = attendant_ids(p);
+			mrpc_stream_send_json(s->s, json_incref(ids));
+		}
+	}
+	json_decref(ids);
+}
+
+static void attendant_add(struct peer *q)
+{
+	struct portal *p = q->p;
+	const char *id = conn_remote_id(q->c);
+
+	if (q->attendant)
+		return;
+	/* Newest connection wins: the older one goes (and leaves). */
+	for (struct peer *o = p->peers; o != NULL; o = o->next)
+		if (o != q && o->attendant && strcmp(conn_remote_id(o->c), id) == 0) {
+			o->attendant = false;
+			conn_close(o->c, "replaced by a newer connection of the same identity");
+		}
+	q->attendant = true;
+	log_info("attendant joined: %s", id);
+	broadcast(p, "joined", id);
+}
+
+static void attendant_remove(struct peer *q)
+{
+	if (!q->attendant)
+		return;
+	q->attendant = false;
+	log_info("attendant left: %s", conn_remote_id(q->c));
+	broadcast(q->p, "left", conn_remote_id(q->c));
+}
+
+static void sub_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	if (!mrpc_stream_local_ended(s))
+		mrpc_stream_end(s, NULL);
+}
+
+static void sub_free(struct mrpc_stream *s, void *ud)
+{
+	struct sub *sub = ud;
+	struct peer *q = call_peer(s);
+
+	LIST_REMOVE(q->p->subs, sub);
+	free(sub);
+}
+
+static const struct mrpc_stream_cbs sub_cbs = { .on_end = sub_end, .on_free = sub_free };
+
+static void subscribe(struct mrpc_stream *call, enum sub_kind kind)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct sub *sub = calloc(1, sizeof(*sub));
+
+	if (sub == NULL) {
+		mrpc_stream_end(call, "out of memory");
+		return;
+	}
+	sub->s = call;
+	sub->kind = kind;
+	mrpc_stream_set_cbs(call, &sub_cbs, sub);
+	/* Subscribing makes the caller an attendant (Rooms 2.0), before the
+	 * state goes out so that the state includes it. */
+	attendant_add(q);
+	LIST_INSERT(p->subs, sub);
+	if (kind == SUB_ATTENDANTS)
+		mrpc_stream_send_json(call, json_pack("{s:s,s:o}", "type", "state",
+		                                      "ids", attendant_ids(p)));
+	else
+		mrpc_stream_send_json(call, attendant_ids(p));
+}
+
+static void room_attendants(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	subscribe(call, SUB_ATTENDANTS);
+}
+
+static void tunnel_endpoints(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	subscribe(call, SUB_ENDPOINTS);
+}
+
+static void tunnel_announce(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	attendant_add(call_peer(call));
+	mrpc_reply(call, json_true());
+}
+
+static void tunnel_leave(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	attendant_remove(call_peer(call));
+	mrpc_reply(call, json_true());
+}
+
+/* ------------------------------------------------------------ room info */
+
+static json_t *metadata(struct portal *p)
+{
+	/* Honest features: tunnels and the room.* API; open mode (room1). */
+	return json_pack("{s:s,s:b,s:[sss]}", "name", p->cfg.name ? p->cfg.name : "fairway",
+	                 "membership", 0, "features", "tunnel", "room1", "room2");
+}
+
+static void room_metadata(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	mrpc_reply(call, metadata(ud));
+}
+
+static void ping_ms(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	mrpc_reply(call, json_integer(rpc_now_ms()));
+}
+
+/* ---------------------------------------------------------- connections */
+
+static void peer_ready(struct conn *c, void *ud)
+{
+	(void)ud;
+}
+
+static void peer_closed(struct conn *c, const char *reason, void *ud)
+{
+	struct peer *q = conn_ud(c);
+	struct portal *p = q->p;
+
+	attendant_remove(q);
+	LIST_REMOVE(p->peers, q);
+	p->npeers--;
+	free(q);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct portal *p = server->data;
+	struct peer *q;
+	struct conn_cfg cfg = {
+		.loop = p->cfg.loop,
+		.id = p->cfg.id,
+		.net_key = p->cfg.net_key,
+		.api = p->api,
+		.handshake_timeout_ms = p->cfg.handshake_timeout_ms,
+		.on_ready = peer_ready,
+		.on_close = peer_closed,
+	};
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	q = calloc(1, sizeof(*q));
+	if (q == NULL) {
+		log_warn("accept: out of memory");
+		return;
+	}
+	q->p = p;
+	cfg.ud = q;
+	if (conn_tcp_accept(server, &cfg, &q->c) < 0) {
+		free(q);
+		return;
+	}
+	LIST_INSERT(p->peers, q);
+	p->npeers++;
+}
+
+static int build_api(struct portal *p)
+{
+	static const struct { const char *name; enum mrpc_kind kind; mrpc_handler_fn *fn; } m[] = {
+		{ "room.metadata", MRPC_ASYNC, room_metadata },
+		{ "tunnel.isRoom", MRPC_ASYNC, room_metadata },
+		{ "room.attendants", MRPC_SOURCE, room_attendants },
+		{ "tunnel.endpoints", MRPC_SOURCE, tunnel_endpoints },
+		{ "tunnel.announce", MRPC_ASYNC, tunnel_announce },
+		{ "tunnel.leave", MRPC_ASYNC, tunnel_leave },
+		{ "tunnel.ping", MRPC_ASYNC, ping_ms },
+		{ "room.ping", MRPC_ASYNC, ping_ms },
+	};
+	int rc;
+
+	p->api = mrpc_api_new();
+	if (p->api == NULL)
+		return -ENOMEM;
+	p->node.loop = p->cfg.loop;
+	p->node.id = p->cfg.id;
+	rc = rpc_add_common(p->api, &p->node);
+	for (size_t i = 0; rc == 0 && i < sizeof(m) / sizeof(m[0]); i++)
+		rc = mrpc_api_add(p->api, m[i].name, m[i].kind, m[i].fn, p);
+	return rc;
+}
+
+static void free_with_listener(uv_handle_t *h)
+{
+	struct portal *p = h->data;
+
+	mrpc_api_free(p->api);
+	free(p);
+}
+
+int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, size_t errlen)
+{
+	struct portal *p = calloc(1, sizeof(*p));
+	struct sockaddr_storage ss;
+	int len = sizeof(ss);
+	int rc;
+	struct addr a = { .kind = ADDR_NET, .has_shs = true };
+
+	if (p == NULL)
+		return -ENOMEM;
+	p->cfg = *cfg;
+	rc = build_api(p);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot set up methods: %s", strerror(-rc));
+		goto fail;
+	}
+	if (uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&ss) != 0 &&
+	    uv_ip6_addr(cfg->host, cfg->port, (struct sockaddr_in6 *)&ss) != 0) {
+		snprintf(err, errlen, "listen address '%s' is not a numeric IPv4 or IPv6 address",
+		         cfg->host);
+		rc = -EINVAL;
+		goto fail;
+	}
+	uv_tcp_init(cfg->loop, &p->listener);
+	p->listener.data = p;
+	rc = uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&p->listener, 511, on_connection);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
+		         uv_strerror(rc));
+		/* p goes with its handle, once libuv has closed it. */
+		uv_close((uv_handle_t *)&p->listener, free_with_listener);
+		return rc;
+	}
+	p->listening = true;
+	uv_tcp_getsockname(&p->listener, (struct sockaddr *)&ss, &len);
+	snprintf(a.host, sizeof(a.host), "%s", cfg->host);
+	a.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
+	                                 : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	memcpy(a.shs_pk, cfg->id->pk, 32);
+	if (addr_format(&a, p->address, sizeof(p->address)) < 0)
+		snprintf(p->address, sizeof(p->address), "?");
+	*out = p;
+	return 0;
+fail:
+	mrpc_api_free(p->api);
+	free(p);
+	return rc;
+}
+
+const char *portal_address(const struct portal *p) { return p->address; }
+size_t portal_conn_count(const struct portal *p) { return p->npeers; }
+
+void portal_stop(struct portal *p)
+{
+	if (p->stopping)
+		return;
+	p->stopping = true;
+	if (p->listening)
+		uv_close((uv_handle_t *)&p->listener, NULL);
+	for (struct peer *q = p->peers; q != NULL; q = q->next)
+		conn_close(q->c, NULL);
+}
+
+/* After the loop has run dry (every connection freed). */
+void portal_free(struct portal *p)
+{
+	if (p == NULL)
+		return;
+	mrpc_api_free(p->api);
+	free(p);
+}
