@@ -29,6 +29,13 @@ struct call_run {
 	uv_timer_t deadline;
 };
 
+/* The deadline goes once: on a reply, a closed connection or expiry. */
+static void stop_deadline(struct call_run *run)
+{
+	if (!uv_is_closing((uv_handle_t *)&run->deadline))
+		uv_close((uv_handle_t *)&run->deadline, NULL);
+}
+
 /* Prints one reply/item body as a JSON line. */
 static void print_value(const struct psc_packet *pkt)
 {
@@ -83,8 +90,7 @@ static void on_end(struct mrpc_stream *s, const char *err, void *ud)
 	if (run->source && !mrpc_stream_local_ended(s))
 		mrpc_stream_end(s, NULL);
 	run->done = true;
-	uv_timer_stop(&run->deadline);
-	uv_close((uv_handle_t *)&run->deadline, NULL);
+	stop_deadline(run);
 	conn_close(run->c, NULL);
 }
 
@@ -117,8 +123,7 @@ static void on_close(struct conn *c, const char *reason, void *ud)
 		        reason != NULL ? reason : "goodbye");
 		run->status = EXIT_RUNTIME;
 		run->done = true;
-		uv_timer_stop(&run->deadline);
-		uv_close((uv_handle_t *)&run->deadline, NULL);
+		stop_deadline(run);
 	}
 }
 
@@ -129,7 +134,7 @@ static void on_deadline(uv_timer_t *t)
 	fprintf(stderr, "fairway call: no reply in time\n");
 	run->status = EXIT_RUNTIME;
 	run->done = true;
-	uv_close((uv_handle_t *)&run->deadline, NULL);
+	stop_deadline(run);
 	conn_close(run->c, "timed out");
 }
 
