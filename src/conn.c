@@ -44,7 +44,7 @@ struct conn {
 	/* session */
 	uint8_t remote_pk[32];
 	char remote_id[KEYS_ID_LEN + 1];
-	char peer_name[64];
+	char peer_name[160];
 	struct boxs enc;
 	struct boxs_dec *dec;
 	struct psc_dec pdec;
@@ -526,6 +526,11 @@ struct mrpc *conn_rpc(struct conn *c)
 const uint8_t *conn_remote_pk(const struct conn *c) { return c->remote_pk; }
 const char *conn_remote_id(const struct conn *c) { return c->remote_id; }
 const char *conn_peer_name(const struct conn *c) { return c->peer_name; }
+
+void conn_set_peer_name(struct conn *c, const char *name)
+{
+	snprintf(c->peer_name, sizeof(c->peer_name), "%s", name);
+}
 enum conn_state conn_state(const struct conn *c) { return c->state; }
 void *conn_ud(const struct conn *c) { return c->ud; }
 void conn_set_ud(struct conn *c, void *ud) { c->ud = ud; }
@@ -782,7 +787,7 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 	if (t->closing)
 		return;
 	if (status < 0) {
-		char why[128];
+		char why[256];
 
 		snprintf(why, sizeof(why), "connect to %s failed: %s", t->c->peer_name,
 		         uv_strerror(status));
@@ -807,7 +812,7 @@ static void tcp_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *
 		return;
 	}
 	if (status < 0 || res == NULL) {
-		char why[160];
+		char why[256];
 
 		snprintf(why, sizeof(why), "cannot resolve %s: %s", t->c->peer_name,
 		         uv_strerror(status));
@@ -819,7 +824,7 @@ static void tcp_resolved_cb(uv_getaddrinfo_t *req, int status, struct addrinfo *
 	rc = uv_tcp_connect(&t->req.connect, &t->tcp, res->ai_addr, tcp_connect_cb);
 	uv_freeaddrinfo(res);
 	if (rc < 0) {
-		char why[128];
+		char why[256];
 
 		snprintf(why, sizeof(why), "connect to %s failed: %s", t->c->peer_name,
 		         uv_strerror(rc));

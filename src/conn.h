@@ -95,6 +95,7 @@ struct mrpc *conn_rpc(struct conn *c);          /* NULL before ready */
 const uint8_t *conn_remote_pk(const struct conn *c);
 const char *conn_remote_id(const struct conn *c);  /* "@…=.ed25519" once known */
 const char *conn_peer_name(const struct conn *c);  /* "ip:port" or a tunnel label */
+void conn_set_peer_name(struct conn *c, const char *name);
 enum conn_state conn_state(const struct conn *c);
 const char *conn_state_name(enum conn_state s);
 void *conn_ud(const struct conn *c);

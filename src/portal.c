@@ -2,6 +2,7 @@
 #include "portal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "log.h"
 #include "muxrpc.h"
 #include "rpc.h"
+#include "tunnel.h"
 
 /* One connected (authenticated or handshaking) peer. */
 struct peer {
@@ -222,6 +224,80 @@ static void ping_ms(struct mrpc_stream *call, json_t *args, void *ud)
 	mrpc_reply(call, json_integer(rpc_now_ms()));
 }
 
+/* --------------------------------------------------------------- tunnels */
+
+static struct peer *find_attendant(struct portal *p, const char *id)
+{
+	for (struct peer *q = p->peers; q != NULL; q = q->next)
+		if (q->attendant && conn_rpc(q->c) != NULL && strcmp(conn_remote_id(q->c), id) == 0)
+			return q;
+	return NULL;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void refuse(struct mrpc_stream *call, const char *caller, const char *fmt, ...)
+{
+	va_list ap;
+
+	char msg[256];
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info("tunnel.connect from %s refused: %s", caller, msg);
+	mrpc_stream_end(call, msg);
+}
+
+/* tunnel.connect([{target, portal?, instance?}]) from an origin: check,
+ * then splice to the target with {portal, target, origin, instance} —
+ * `origin` for Rooms 2.0 targets, `instance` for ssb-tunnel 2.0 ones
+ * (protocol.md §9.5). The origin is who the outer SHS says it is,
+ * whatever the arguments claim. */
+static void tunnel_connect(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	const char *caller = conn_remote_id(q->c);
+	json_t *o = json_array_get(args, 0);
+	json_t *portal_v, *inst_v;
+	const char *target;
+	struct peer *t;
+	uint8_t pk[32];
+	json_int_t instance = 0;
+
+	if (!json_is_object(o)) {
+		refuse(call, caller, "opts *must* be provided");
+		return;
+	}
+	target = json_string_value(json_object_get(o, "target"));
+	if (target == NULL || keys_id_parse(target, strlen(target), pk) != 0) {
+		refuse(call, caller, "target must be a feed id (@…=.ed25519)");
+		return;
+	}
+	portal_v = json_object_get(o, "portal");
+	if (portal_v != NULL && !json_is_null(portal_v) &&
+	    (!json_is_string(portal_v) || strcmp(json_string_value(portal_v), p->node.id_str) != 0)) {
+		refuse(call, caller, "talking to the wrong portal: this is %s", p->node.id_str);
+		return;
+	}
+	inst_v = json_object_get(o, "instance");
+	if (json_is_integer(inst_v))
+		instance = json_integer_value(inst_v);
+	if (strcmp(target, caller) == 0) {
+		refuse(call, caller, "could not connect to:%s (that is the caller itself)", target);
+		return;
+	}
+	t = find_attendant(p, target);
+	if (t == NULL) {
+		refuse(call, caller, "could not connect to:%s", target);
+		return;
+	}
+	log_info("tunnel %s -> %s", caller, target);
+	tunnel_splice(call, q->c, t->c,
+	              json_pack("[{s:s,s:s,s:s,s:I}]", "portal", p->node.id_str, "target", target,
+	                        "origin", caller, "instance", instance));
+}
+
 /* ---------------------------------------------------------- connections */
 
 static void peer_ready(struct conn *c, void *ud)
@@ -284,6 +360,8 @@ static int build_api(struct portal *p)
 		{ "tunnel.leave", MRPC_ASYNC, tunnel_leave },
 		{ "tunnel.ping", MRPC_ASYNC, ping_ms },
 		{ "room.ping", MRPC_ASYNC, ping_ms },
+		{ "tunnel.connect", MRPC_DUPLEX, tunnel_connect },
+		{ "room.connect", MRPC_DUPLEX, tunnel_connect },
 	};
 	int rc;
 

@@ -1,0 +1,253 @@
+/* tunnel — see tunnel.h. */
+#include "tunnel.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static unsigned active_splices;
+
+unsigned tunnel_active_count(void)
+{
+	return active_splices;
+}
+
+/* ---------------------------------------------------------------- splice */
+
+/* Side 0 is the origin's stream (+n), side 1 the target's (+m). */
+struct splice {
+	struct mrpc_stream *s[2];
+	struct conn *c[2];
+	bool paused[2];      /* we stopped reading c[i] because c[!i] is full */
+	uv_timer_t drain;    /* polls the full side while anything is paused */
+	int live;            /* streams not yet freed */
+};
+
+static int side_of(const struct splice *sp, const struct mrpc_stream *s)
+{
+	return sp->s[1] == s;
+}
+
+static void drain_cb(uv_timer_t *t)
+{
+	struct splice *sp = t->data;
+	bool any = false;
+
+	for (int i = 0; i < 2; i++) {
+		struct conn *full = sp->c[!i];
+
+		if (!sp->paused[i])
+			continue;
+		if (full == NULL || conn_write_queue_size(full) <= TUNNEL_LOW_WATER) {
+			sp->paused[i] = false;
+			if (sp->c[i] != NULL)
+				conn_pause_input(sp->c[i], false);
+		} else {
+			any = true;
+		}
+	}
+	if (!any)
+		uv_timer_stop(&sp->drain);
+}
+
+/* Bytes move unmodified; the item type is kept (JS sends binary). */
+static void splice_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
+{
+	struct splice *sp = ud;
+	int from = side_of(sp, s), to = !from;
+	struct conn *dst = sp->c[to];
+
+	if (sp->s[to] == NULL || pkt->len == 0)
+		return;
+	if (mrpc_stream_send(sp->s[to], psc_type(pkt), pkt->body, pkt->len) < 0)
+		return;
+	/* No flow control in muxrpc: stop reading the sender's connection
+	 * while the receiver's is backed up. */
+	if (dst != NULL && !sp->paused[from] && sp->c[from] != NULL &&
+	    conn_write_queue_size(dst) > TUNNEL_HIGH_WATER) {
+		sp->paused[from] = true;
+		conn_pause_input(sp->c[from], true);
+		if (!uv_is_active((uv_handle_t *)&sp->drain))
+			uv_timer_start(&sp->drain, drain_cb, 2, 2);
+	}
+}
+
+static void splice_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	struct splice *sp = ud;
+	int to = !side_of(sp, s);
+
+	if (err != NULL && strcmp(err, "session closed") == 0)
+		err = "tunnel closed";
+	if (sp->s[to] != NULL && !mrpc_stream_local_ended(sp->s[to]))
+		mrpc_stream_end(sp->s[to], err);
+	if (!mrpc_stream_local_ended(s))
+		mrpc_stream_end(s, NULL);
+}
+
+static void splice_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void splice_free(struct mrpc_stream *s, void *ud)
+{
+	struct splice *sp = ud;
+	int i = side_of(sp, s);
+
+	sp->s[i] = NULL;
+	sp->c[i] = NULL;
+	/* Whoever we paused for this side's sake may read again. */
+	if (sp->paused[!i] && sp->c[!i] != NULL)
+		conn_pause_input(sp->c[!i], false);
+	sp->paused[!i] = false;
+	if (--sp->live == 0) {
+		active_splices--;
+		uv_close((uv_handle_t *)&sp->drain, splice_closed);
+	}
+}
+
+static const struct mrpc_stream_cbs splice_cbs = {
+	.on_data = splice_data,
+	.on_end = splice_end,
+	.on_free = splice_free,
+};
+
+int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
+                  struct conn *target_conn, json_t *fwd_args)
+{
+	struct splice *sp = calloc(1, sizeof(*sp));
+	struct mrpc *trpc = conn_rpc(target_conn);
+
+	if (sp == NULL || trpc == NULL) {
+		free(sp);
+		json_decref(fwd_args);
+		mrpc_stream_end(from_origin, "could not connect: target unavailable");
+		return -ENOMEM;
+	}
+	sp->s[0] = from_origin;
+	sp->c[0] = origin_conn;
+	sp->c[1] = target_conn;
+	sp->live = 1;
+	uv_timer_init(conn_loop(origin_conn), &sp->drain);
+	sp->drain.data = sp;
+	active_splices++;
+	/* Take the origin's stream first: items it sent right after the
+	 * request (inner SHS msg1) are forwarded as soon as the target's
+	 * stream exists, which is now. */
+	mrpc_stream_set_cbs(from_origin, &splice_cbs, sp);
+	sp->s[1] = mrpc_open(trpc, "tunnel.connect", fwd_args, MRPC_DUPLEX, &splice_cbs, sp);
+	if (sp->s[1] == NULL) {
+		sp->c[1] = NULL;
+		mrpc_stream_end(from_origin, "could not connect: target connection failed");
+		return -EPIPE;
+	}
+	sp->live = 2;
+	return 0;
+}
+
+/* ----------------------------------------------------------- inner conns */
+
+/* A duplex stream as a conn's lower transport. */
+struct stream_lower {
+	struct mrpc_stream *s;  /* NULL once freed */
+	struct conn *c;         /* NULL once the conn let go */
+	struct conn *outer;     /* the connection carrying s (for pausing) */
+};
+
+static int sl_write(void *lower, const uint8_t *p, size_t len)
+{
+	struct stream_lower *l = lower;
+
+	if (l->s == NULL)
+		return -EPIPE;
+	return mrpc_stream_send(l->s, PSC_BINARY, p, len);
+}
+
+static void sl_pause(void *lower, bool paused)
+{
+	struct stream_lower *l = lower;
+
+	/* A muxrpc stream cannot be paused alone: pause its carrier. */
+	if (l->s != NULL && l->outer != NULL)
+		conn_pause_input(l->outer, paused);
+}
+
+static void sl_close(void *lower)
+{
+	struct stream_lower *l = lower;
+	struct conn *c = l->c;
+
+	l->c = NULL;
+	if (l->s != NULL && !mrpc_stream_local_ended(l->s))
+		mrpc_stream_end(l->s, NULL);
+	if (l->s == NULL)
+		free(l);
+	conn_lower_closed(c);
+}
+
+static const struct conn_lower_ops stream_lower_ops = {
+	.write = sl_write,
+	.pause = sl_pause,
+	.shutdown = NULL,
+	.close = sl_close,
+};
+
+static void sl_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
+{
+	struct stream_lower *l = ud;
+
+	if (l->c != NULL)
+		conn_lower_input(l->c, pkt->body, pkt->len);
+}
+
+static void sl_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	struct stream_lower *l = ud;
+
+	if (l->c != NULL)
+		conn_lower_eof(l->c, err);
+	else if (!mrpc_stream_local_ended(s))
+		mrpc_stream_end(s, NULL);
+}
+
+static void sl_free(struct mrpc_stream *s, void *ud)
+{
+	struct stream_lower *l = ud;
+
+	l->s = NULL;
+	l->outer = NULL;
+	if (l->c == NULL)
+		free(l);
+}
+
+static const struct mrpc_stream_cbs stream_lower_cbs = {
+	.on_data = sl_data,
+	.on_end = sl_end,
+	.on_free = sl_free,
+};
+
+struct conn *tunnel_conn(struct mrpc_stream *s, const struct conn_cfg *cfg, bool is_client,
+                         const uint8_t *server_pk, const char *label)
+{
+	struct stream_lower *l = calloc(1, sizeof(*l));
+
+	if (l == NULL) {
+		mrpc_stream_end(s, "out of memory");
+		return NULL;
+	}
+	l->s = s;
+	l->outer = mrpc_io(mrpc_stream_session(s));
+	l->c = conn_new(cfg, is_client, server_pk, &stream_lower_ops, l);
+	if (l->c == NULL) {
+		free(l);
+		mrpc_stream_end(s, "out of memory");
+		return NULL;
+	}
+	conn_set_peer_name(l->c, label);
+	mrpc_stream_set_cbs(s, &stream_lower_cbs, l);
+	conn_start(l->c);
+	return l->c;
+}

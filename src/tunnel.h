@@ -1,0 +1,47 @@
+/* tunnel — the byte pipes of ssb-tunnel / Rooms 2.0 (protocol.md §7–§9).
+ *
+ * At the portal, tunnel_splice() joins the origin's `tunnel.connect` duplex
+ * (+n on the origin's connection) to a new duplex it opens on the target's
+ * connection (+m), and copies binary items both ways unmodified:
+ *
+ *   origin ──+n items──► portal ──+m items──► target
+ *   origin ◄─-n items─── portal ◄─-m items─── target
+ *
+ * END (true or an error) on either side ends the other; a dead connection
+ * ends its tunnels with "tunnel closed". Inside the pipe the two ends run
+ * a complete second session; the portal never sees its keys.
+ *
+ * At the ends, tunnel_conn() runs a conn (SHS + box-stream + muxrpc) over
+ * a duplex stream instead of a socket: the caller (origin) as SHS client,
+ * the target as SHS server. */
+#ifndef FAIRWAY_TUNNEL_H
+#define FAIRWAY_TUNNEL_H
+
+#include <stdint.h>
+
+#include "conn.h"
+#include "muxrpc.h"
+
+/* Above this many bytes queued towards one side, the other side's
+ * connection stops being read until it drains (muxrpc has no flow
+ * control). */
+#define TUNNEL_HIGH_WATER (1u << 20)
+#define TUNNEL_LOW_WATER (256u << 10)
+
+/* Portal side. from_origin: the incoming tunnel.connect stream; target:
+ * the target's connection; fwd_args: the args to send the target (stolen).
+ * Errors end from_origin with a message; returns 0 or -errno. */
+int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
+                  struct conn *target_conn, json_t *fwd_args);
+
+/* Number of tunnels spliced right now (all portals of the process). */
+unsigned tunnel_active_count(void);
+
+/* End side: runs a secure session over the duplex stream s. is_client
+ * selects the SHS role; server_pk is required for the client. The stream's
+ * callbacks are taken over. label names the session in logs. Returns the
+ * new conn (already started) or NULL, in which case s has been ended. */
+struct conn *tunnel_conn(struct mrpc_stream *s, const struct conn_cfg *cfg, bool is_client,
+                         const uint8_t *server_pk, const char *label);
+
+#endif
