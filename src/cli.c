@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "addr.h"
 #include "cmd.h"
 
 int cli_load_identity(const char *path, struct keys *out)
@@ -80,5 +81,27 @@ int cli_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port
 	return 0;
 bad:
 	fprintf(stderr, "fairway: '%s' is not HOST:PORT (port 0..65535; IPv6 as [::1]:8008)\n", s);
+	return EXIT_USAGE;
+}
+
+int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
+                   const struct addr **tun)
+{
+	*net = NULL;
+	*tun = NULL;
+	for (size_t i = 0; i < n && *tun == NULL; i++)
+		if (a[i].kind == ADDR_TUNNEL && a[i].has_shs)
+			*tun = &a[i];
+	for (size_t i = 0; i < n && *net == NULL; i++)
+		if (a[i].kind == ADDR_NET && a[i].has_shs &&
+		    (*tun == NULL || memcmp(a[i].shs_pk, (*tun)->portal, 32) == 0))
+			*net = &a[i];
+	if (*net != NULL)
+		return 0;
+	if (*tun != NULL)
+		fprintf(stderr, "fairway: a tunnel address needs the portal's net:HOST:PORT~shs:KEY "
+		                "(add it with ';' or --portal)\n");
+	else
+		fprintf(stderr, "fairway: no net:HOST:PORT~shs:KEY or tunnel:…~shs:… address given\n");
 	return EXIT_USAGE;
 }

@@ -3,6 +3,7 @@
 #ifndef FAIRWAY_CLI_H
 #define FAIRWAY_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "keys.h"
@@ -20,5 +21,13 @@ int cli_parse_caps(const char *b64, uint8_t out[32]);
 
 /* Splits "HOST:PORT" (IPv6 as "[::1]:8008"). Returns 0 or EXIT_USAGE. */
 int cli_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
+
+struct addr;
+/* From a list of addresses, picks how to reach the peer: a net address
+ * (*net) alone, or a tunnel address (*tun) through the portal's net
+ * address (*net, whose key must be the tunnel's portal). Prints why not
+ * and returns EXIT_USAGE when the list offers no route. */
+int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
+                   const struct addr **tun);
 
 #endif

@@ -18,6 +18,7 @@
 #include "cmd.h"
 #include "conn.h"
 #include "log.h"
+#include "tunnel.h"
 
 struct call_run {
 	const char *method;
@@ -91,7 +92,8 @@ static void on_end(struct mrpc_stream *s, const char *err, void *ud)
 		mrpc_stream_end(s, NULL);
 	run->done = true;
 	stop_deadline(run);
-	conn_close(run->c, NULL);
+	/* The session the call ran on (inner one for a tunnel). */
+	conn_close(mrpc_io(mrpc_stream_session(s)), NULL);
 }
 
 static const struct mrpc_stream_cbs call_cbs = { .on_data = on_data, .on_end = on_end };
@@ -145,14 +147,15 @@ int cmd_call(int argc, char **argv)
 		{ "secret", required_argument, NULL, 's' },
 		{ "caps", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "portal", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *secret = NULL, *caps = NULL;
+	const char *secret = NULL, *caps = NULL, *portal = NULL;
 	unsigned long timeout_ms = 30000;
 	struct call_run run = { .status = EXIT_OK };
-	struct addr addrs[8];
+	struct addr addrs[9];
 	size_t n = 0;
-	const struct addr *a = NULL;
+	const struct addr *a = NULL, *tun = NULL;
 	char err[256], def[4096];
 	uint8_t net_key[32];
 	struct keys id;
@@ -166,6 +169,7 @@ int cmd_call(int argc, char **argv)
 		case 's': secret = optarg; break;
 		case 'k': caps = optarg; break;
 		case 't': timeout_ms = strtoul(optarg, NULL, 10); break;
+		case 'p': portal = optarg; break;
 		default: return EXIT_USAGE;
 		}
 	}
@@ -177,13 +181,15 @@ int cmd_call(int argc, char **argv)
 		fprintf(stderr, "fairway call: bad address: %s\n", err);
 		return EXIT_USAGE;
 	}
-	for (size_t i = 0; i < n && a == NULL; i++)
-		if (addrs[i].kind == ADDR_NET && addrs[i].has_shs)
-			a = &addrs[i];
-	if (a == NULL) {
-		fprintf(stderr, "fairway call: no net:HOST:PORT~shs:KEY address in '%s'\n", argv[optind]);
+	/* A portal given apart joins the list: ADDR may then be a bare tunnel. */
+	if (portal != NULL &&
+	    addr_parse(portal, strlen(portal), &addrs[n++], err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway call: bad --portal address: %s\n", err);
 		return EXIT_USAGE;
 	}
+	rc = cli_pick_route(addrs, n, &a, &tun);
+	if (rc != 0)
+		return rc;
 	run.method = argv[optind + 1];
 	if (argc - optind == 3) {
 		json_error_t jerr;
@@ -218,7 +224,16 @@ int cmd_call(int argc, char **argv)
 	run.deadline.data = &run;
 	uv_timer_start(&run.deadline, on_deadline, timeout_ms, 0);
 	signal(SIGPIPE, SIG_IGN);
-	conn_tcp_connect(&cfg, a->host, a->port, a->shs_pk, &run.c);
+	if (tun != NULL) {
+		run.c = tunnel_dial(&cfg, a, tun, err, sizeof(err));
+		if (run.c == NULL) {
+			fprintf(stderr, "fairway call: %s\n", err);
+			run.status = EXIT_RUNTIME;
+			stop_deadline(&run);
+		}
+	} else {
+		conn_tcp_connect(&cfg, a->host, a->port, a->shs_pk, &run.c);
+	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);
 	keys_wipe(&id);

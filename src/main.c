@@ -20,7 +20,7 @@ static const struct command commands[] = {
 	{ "id", cmd_id, "[--secret FILE]", "print the identity's @…=.ed25519 id" },
 	{ "portal", cmd_portal, "[--listen HOST:PORT] [--secret FILE] [--caps B64]",
 	  "run a portal (room); prints its net:…~shs:… address first" },
-	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--secret FILE] [--caps B64]",
+	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };
 

@@ -115,6 +115,25 @@ static void gossip_ping(struct mrpc_stream *s, json_t *args, void *ud)
 	mrpc_stream_set_cbs(s, &gping_cbs, g);
 }
 
+int rpc_ping_start(struct mrpc *m, struct rpc_node *node, int64_t timeout_ms)
+{
+	struct gping *g = calloc(1, sizeof(*g));
+
+	if (g == NULL)
+		return -ENOMEM;
+	g->timeout_ms = timeout_ms < PING_MIN_TIMEOUT_MS ? PING_MIN_TIMEOUT_MS : timeout_ms;
+	uv_timer_init(node->loop, &g->timer);
+	g->timer.data = g;
+	g->s = mrpc_open(m, "gossip.ping", json_pack("[{s:I}]", "timeout", (json_int_t)g->timeout_ms),
+	                 MRPC_DUPLEX, &gping_cbs, g);
+	if (g->s == NULL) {
+		uv_close((uv_handle_t *)&g->timer, gping_closed);
+		return -EPIPE;
+	}
+	gping_timer_cb(&g->timer);
+	return 0;
+}
+
 int rpc_add_common(struct mrpc_api *api, struct rpc_node *node)
 {
 	int rc;

@@ -26,6 +26,10 @@ struct rpc_node {
 /* Registers whoami and gossip.ping on api; node must outlive api. */
 int rpc_add_common(struct mrpc_api *api, struct rpc_node *node);
 
+/* Opens gossip.ping on a session we dialled, taking the first turn; the
+ * two sides then alternate every timeout_ms. Returns 0 or -errno. */
+int rpc_ping_start(struct mrpc *m, struct rpc_node *node, int64_t timeout_ms);
+
 /* Wall-clock milliseconds since the epoch, as JS Date.now(). */
 int64_t rpc_now_ms(void);
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -250,4 +251,116 @@ struct conn *tunnel_conn(struct mrpc_stream *s, const struct conn_cfg *cfg, bool
 	mrpc_stream_set_cbs(s, &stream_lower_cbs, l);
 	conn_start(l->c);
 	return l->c;
+}
+
+/* ---------------------------------------------------------------- dialing */
+
+struct dialing {
+	struct conn_cfg user;     /* the caller's callbacks, for the inner session */
+	struct conn *outer, *inner;
+	uint8_t target_pk[32];
+	json_t *args;             /* tunnel.connect args, until sent */
+	char label[160];
+	bool reported;            /* user's on_close has run */
+};
+
+static void dial_inner_ready(struct conn *c, void *ud)
+{
+	struct dialing *d = ud;
+
+	if (d->user.on_ready != NULL)
+		d->user.on_ready(c, d->user.ud);
+}
+
+static void dial_inner_close(struct conn *c, const char *reason, void *ud)
+{
+	struct dialing *d = ud;
+
+	d->inner = NULL;
+	if (!d->reported && d->user.on_close != NULL)
+		d->user.on_close(c, reason, d->user.ud);
+	d->reported = true;
+	if (d->outer != NULL)
+		conn_close(d->outer, NULL);
+	else
+		free(d);
+}
+
+static void dial_outer_ready(struct conn *c, void *ud)
+{
+	struct dialing *d = ud;
+	struct conn_cfg inner = d->user;
+	struct mrpc_stream *s;
+
+	s = mrpc_open(conn_rpc(c), "tunnel.connect", d->args, MRPC_DUPLEX, NULL, NULL);
+	d->args = NULL;
+	if (s == NULL) {
+		conn_close(c, "cannot send tunnel.connect");
+		return;
+	}
+	inner.on_ready = dial_inner_ready;
+	inner.on_close = dial_inner_close;
+	inner.ud = d;
+	d->inner = tunnel_conn(s, &inner, true, d->target_pk, d->label);
+	if (d->inner == NULL)
+		conn_close(c, "cannot start the inner session");
+}
+
+static void dial_outer_close(struct conn *c, const char *reason, void *ud)
+{
+	struct dialing *d = ud;
+
+	d->outer = NULL;
+	json_decref(d->args);
+	d->args = NULL;
+	if (d->inner != NULL)
+		return;  /* the inner session ends with its stream; it frees d */
+	if (!d->reported && d->user.on_close != NULL)
+		d->user.on_close(c, reason != NULL ? reason : "portal closed before the tunnel opened",
+		                 d->user.ud);
+	free(d);
+}
+
+struct conn *tunnel_dial(const struct conn_cfg *cfg, const struct addr *portal_addr,
+                         const struct addr *tunnel_addr, char *err, size_t errlen)
+{
+	struct dialing *d;
+	struct conn_cfg outer = *cfg;
+	char portal_id[KEYS_ID_LEN + 1], target_id[KEYS_ID_LEN + 1];
+
+	if (portal_addr->kind != ADDR_NET || !portal_addr->has_shs) {
+		snprintf(err, errlen, "the portal needs a net:HOST:PORT~shs:KEY address");
+		return NULL;
+	}
+	if (tunnel_addr->kind != ADDR_TUNNEL || !tunnel_addr->has_shs) {
+		snprintf(err, errlen, "not a tunnel:PORTAL:TARGET~shs:KEY address");
+		return NULL;
+	}
+	if (memcmp(portal_addr->shs_pk, tunnel_addr->portal, 32) != 0) {
+		snprintf(err, errlen, "the portal address's key is not the tunnel's portal");
+		return NULL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	d->user = *cfg;
+	memcpy(d->target_pk, tunnel_addr->shs_pk, 32);
+	keys_id_format(portal_id, tunnel_addr->portal);
+	keys_id_format(target_id, tunnel_addr->target);
+	/* portal for Rooms 2.0 / go-ssb-room, instance for ssb-tunnel 2.0. */
+	d->args = json_pack("[{s:s,s:s,s:I}]", "target", target_id, "portal", portal_id,
+	                    "instance", (json_int_t)tunnel_addr->instance);
+	snprintf(d->label, sizeof(d->label), "tunnel:%.20s…:%.20s…", portal_id, target_id);
+	outer.on_ready = dial_outer_ready;
+	outer.on_close = dial_outer_close;
+	outer.ud = d;
+	if (conn_tcp_connect(&outer, portal_addr->host, portal_addr->port, portal_addr->shs_pk,
+	                     &d->outer) < 0 || d->outer == NULL) {
+		snprintf(err, errlen, "cannot connect to the portal");
+		/* on_close has run or will run and frees d */
+		return NULL;
+	}
+	return d->outer;
 }

@@ -19,6 +19,7 @@
 
 #include <stdint.h>
 
+#include "addr.h"
 #include "conn.h"
 #include "muxrpc.h"
 
@@ -43,5 +44,16 @@ unsigned tunnel_active_count(void);
  * new conn (already started) or NULL, in which case s has been ended. */
 struct conn *tunnel_conn(struct mrpc_stream *s, const struct conn_cfg *cfg, bool is_client,
                          const uint8_t *server_pk, const char *label);
+
+/* Client side: reaches tunnel_addr (kind ADDR_TUNNEL, with shs) through
+ * the portal at portal_addr (ADDR_NET, with shs; its key must be the
+ * tunnel's portal): a TCP session to the portal, tunnel.connect with
+ * {target, portal, instance}, then an inner session as SHS client. cfg's
+ * on_ready and on_close see the inner session; a failure before it exists
+ * reaches on_close with the outer conn. The outer session serves cfg->api
+ * too. Returns the outer conn — closing it ends both — or NULL with a
+ * reason in err. */
+struct conn *tunnel_dial(const struct conn_cfg *cfg, const struct addr *portal_addr,
+                         const struct addr *tunnel_addr, char *err, size_t errlen);
 
 #endif
