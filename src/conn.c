@@ -535,7 +535,12 @@ enum conn_state conn_state(const struct conn *c) { return c->state; }
 void *conn_ud(const struct conn *c) { return c->ud; }
 void conn_set_ud(struct conn *c, void *ud) { c->ud = ud; }
 uv_loop_t *conn_loop(const struct conn *c) { return c->cfg.loop; }
-size_t conn_write_queue_size(const struct conn *c) { return c->lower_queued + c->out_len; }
+size_t conn_write_queue_size(const struct conn *c)
+{
+	if (c->state == CONN_CLOSED)
+		return 0;
+	return c->out_len + (c->ops->queued != NULL ? c->ops->queued(c->lower) : c->lower_queued);
+}
 
 void conn_pause_input(struct conn *c, bool paused)
 {

@@ -73,6 +73,8 @@ struct conn_lower_ops {
 	int (*write)(void *lower, const uint8_t *p, size_t len);
 	/* Stop or resume delivering input (backpressure). */
 	void (*pause)(void *lower, bool paused);
+	/* Bytes written but not yet taken by the next hop. May be NULL. */
+	size_t (*queued)(void *lower);
 	/* Clean end of our output (after our goodbyes). May be NULL. */
 	void (*shutdown)(void *lower);
 	/* The conn is done with the lower: stop delivering, release it. The

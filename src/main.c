@@ -20,6 +20,12 @@ static const struct command commands[] = {
 	{ "id", cmd_id, "[--secret FILE]", "print the identity's @…=.ed25519 id" },
 	{ "portal", cmd_portal, "[--listen HOST:PORT] [--secret FILE] [--caps B64]",
 	  "run a portal (room); prints its net:…~shs:… address first" },
+	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
+	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
+	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]...",
+	  "reach a host through its portal; -L forwards a local port to a service it exposes" },
+	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
+	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
 	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };

@@ -189,8 +189,17 @@ static void sl_close(void *lower)
 	conn_lower_closed(c);
 }
 
+/* An inner session's backlog is its carrier's. */
+static size_t sl_queued(void *lower)
+{
+	struct stream_lower *l = lower;
+
+	return l->outer != NULL ? conn_write_queue_size(l->outer) : 0;
+}
+
 static const struct conn_lower_ops stream_lower_ops = {
 	.write = sl_write,
+	.queued = sl_queued,
 	.pause = sl_pause,
 	.shutdown = NULL,
 	.close = sl_close,

@@ -1,0 +1,363 @@
+/* fairway connect ADDR -L [HOST:]PORT:SERVICE   — reach a host's service
+ * fairway ping ADDR [-c COUNT] [-i MS]         — round trips through a tunnel
+ *
+ * ADDR is a tunnel address (tunnel:PORTAL:TARGET~shs:KEY) plus the way to
+ * the portal, either joined with ';' or given as --portal net:…~shs:…; a
+ * plain net address works too (no tunnel then). */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <uv.h>
+
+#include "addr.h"
+#include "cli.h"
+#include "cmd.h"
+#include "conn.h"
+#include "fwd.h"
+#include "log.h"
+#include "rpc.h"
+#include "tunnel.h"
+
+struct session_run {
+	uv_loop_t *loop;
+	struct keys id;
+	uint8_t net_key[32];
+	struct addr addrs[9];
+	size_t naddrs;
+	const struct addr *net, *tun;
+	struct mrpc_api *api;
+	struct rpc_node node;
+	struct conn *handle;    /* outer conn (closing it ends all) */
+	struct conn *session;   /* the open session to the target, once ready */
+	int status;
+	bool stopping;
+	void (*ready)(struct session_run *r);
+	/* ping */
+	unsigned count, sent, received;
+	unsigned interval_ms;
+	double *rtt;
+	uint64_t sent_at;
+	uv_timer_t tick;
+	uv_signal_t sigint, sigterm;
+};
+
+static void stop_run(struct session_run *r, int status)
+{
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	if (status != 0)
+		r->status = status;
+	uv_close((uv_handle_t *)&r->tick, NULL);
+	uv_close((uv_handle_t *)&r->sigint, NULL);
+	uv_close((uv_handle_t *)&r->sigterm, NULL);
+	if (r->session != NULL)
+		conn_close(r->session, NULL);
+	else if (r->handle != NULL)
+		conn_close(r->handle, "stopped");
+}
+
+static void on_ready(struct conn *c, void *ud)
+{
+	struct session_run *r = ud;
+
+	r->session = c;
+	r->ready(r);
+}
+
+static void on_close(struct conn *c, const char *reason, void *ud)
+{
+	struct session_run *r = ud;
+
+	if (c == r->session || r->session == NULL) {
+		if (!r->stopping)
+			fprintf(stderr, "fairway: session ended: %s\n", reason ? reason : "goodbye");
+		r->session = NULL;
+		r->handle = NULL;
+		stop_run(r, reason != NULL && r->status == 0 && !r->stopping ? EXIT_RUNTIME : 0);
+	}
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+	stop_run(s->data, 0);
+}
+
+/* Parses the common options into r; returns 0 or an exit status.
+ * extra: the command's own short options, handled by fn. */
+static int setup(struct session_run *r, int argc, char **argv, const char *extra,
+                 const struct option *more, int (*fn)(struct session_run *, int, const char *))
+{
+	struct option opts[16] = {
+		{ "secret", required_argument, NULL, 's' },
+		{ "caps", required_argument, NULL, 'k' },
+		{ "portal", required_argument, NULL, 'p' },
+	};
+	const char *secret = NULL, *caps = NULL, *portal = NULL;
+	char err[256], def[4096];
+	int ch, rc, n = 3;
+
+	for (int i = 0; more != NULL && more[i].name != NULL && n < 15; i++)
+		opts[n++] = more[i];
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, extra, opts, NULL)) != -1) {
+		switch (ch) {
+		case 's': secret = optarg; break;
+		case 'k': caps = optarg; break;
+		case 'p': portal = optarg; break;
+		default:
+			if (fn == NULL || (rc = fn(r, ch, optarg)) != 0)
+				return EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "fairway %s: give exactly one ADDR\n", argv[0]);
+		return EXIT_USAGE;
+	}
+	if (addr_parse_multi(argv[optind], strlen(argv[optind]), r->addrs, 8, &r->naddrs, err,
+	                     sizeof(err)) != 0) {
+		fprintf(stderr, "fairway %s: bad address: %s\n", argv[0], err);
+		return EXIT_USAGE;
+	}
+	if (portal != NULL &&
+	    addr_parse(portal, strlen(portal), &r->addrs[r->naddrs++], err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway %s: bad --portal address: %s\n", argv[0], err);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_pick_route(r->addrs, r->naddrs, &r->net, &r->tun)) != 0 ||
+	    (rc = cli_parse_caps(caps, r->net_key)) != 0)
+		return rc;
+	if (secret == NULL && keys_default_path(def, sizeof(def)) == 0 && access(def, F_OK) != 0) {
+		uint8_t seed[32];
+
+		randombytes_buf(seed, sizeof(seed));
+		keys_from_seed(&r->id, seed);
+		sodium_memzero(seed, sizeof(seed));
+	} else if ((rc = cli_load_identity(secret, &r->id)) != 0) {
+		return rc;
+	}
+	r->loop = uv_default_loop();
+	r->api = mrpc_api_new();
+	r->node.loop = r->loop;
+	r->node.id = &r->id;
+	if (r->api == NULL || rpc_add_common(r->api, &r->node) != 0)
+		return EXIT_RUNTIME;
+	return 0;
+}
+
+static int run_session(struct session_run *r)
+{
+	struct conn_cfg cfg = {
+		.loop = r->loop, .id = &r->id, .net_key = r->net_key, .api = r->api,
+		.on_ready = on_ready, .on_close = on_close, .ud = r,
+	};
+	char err[256];
+
+	signal(SIGPIPE, SIG_IGN);
+	uv_timer_init(r->loop, &r->tick);
+	r->tick.data = r;
+	uv_signal_init(r->loop, &r->sigint);
+	uv_signal_init(r->loop, &r->sigterm);
+	r->sigint.data = r->sigterm.data = r;
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	if (r->tun != NULL) {
+		r->handle = tunnel_dial(&cfg, r->net, r->tun, err, sizeof(err));
+		if (r->handle == NULL) {
+			fprintf(stderr, "fairway: %s\n", err);
+			stop_run(r, EXIT_RUNTIME);
+		}
+	} else {
+		conn_tcp_connect(&cfg, r->net->host, r->net->port, r->net->shs_pk, &r->handle);
+	}
+	uv_run(r->loop, UV_RUN_DEFAULT);
+	uv_loop_close(r->loop);
+	mrpc_api_free(r->api);
+	keys_wipe(&r->id);
+	free(r->rtt);
+	return r->status;
+}
+
+/* ------------------------------------------------------------------ ping */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void ping_summary(struct session_run *r)
+{
+	double sum = 0;
+
+	printf("--- %s ping statistics ---\n%u sent, %u received, %.1f%% lost\n",
+	       conn_remote_id(r->session), r->sent, r->received,
+	       r->sent ? 100.0 * (r->sent - r->received) / r->sent : 0.0);
+	if (r->received == 0)
+		return;
+	qsort(r->rtt, r->received, sizeof(double), cmp_double);
+	for (unsigned i = 0; i < r->received; i++)
+		sum += r->rtt[i];
+	printf("rtt min/median/p99/max/avg = %.3f/%.3f/%.3f/%.3f/%.3f ms\n", r->rtt[0],
+	       r->rtt[r->received / 2], r->rtt[(r->received * 99) / 100 < r->received
+	                                          ? (r->received * 99) / 100 : r->received - 1],
+	       r->rtt[r->received - 1], sum / r->received);
+}
+
+static void ping_send(uv_timer_t *t);
+
+static void ping_reply(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
+{
+	struct session_run *r = ud;
+	double ms = (double)(uv_hrtime() - r->sent_at) / 1e6;
+
+	r->rtt[r->received++] = ms;
+	printf("reply from %s: seq=%u time=%.3f ms\n", conn_remote_id(r->session), r->sent, ms);
+	fflush(stdout);
+}
+
+static void ping_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	struct session_run *r = ud;
+
+	if (err != NULL)
+		fprintf(stderr, "fairway ping: seq=%u: %s\n", r->sent, err);
+	if (r->stopping)
+		return;
+	if (r->sent >= r->count) {
+		ping_summary(r);
+		stop_run(r, r->received == r->count ? 0 : EXIT_RUNTIME);
+		return;
+	}
+	uv_timer_start(&r->tick, ping_send, r->interval_ms, 0);
+}
+
+static const struct mrpc_stream_cbs ping_cbs = { .on_data = ping_reply, .on_end = ping_end };
+
+static void ping_send(uv_timer_t *t)
+{
+	struct session_run *r = t->data;
+
+	if (r->session == NULL || r->stopping)
+		return;
+	r->sent++;
+	r->sent_at = uv_hrtime();
+	if (mrpc_call(conn_rpc(r->session), "tunnel.ping", json_array(), &ping_cbs, r) == NULL)
+		stop_run(r, EXIT_RUNTIME);
+}
+
+static void ping_ready(struct session_run *r)
+{
+	printf("PING %s through %s\n", conn_remote_id(r->session),
+	       r->tun != NULL ? "a tunnel" : "a direct connection");
+	ping_send(&r->tick);
+}
+
+static int ping_opt(struct session_run *r, int ch, const char *arg)
+{
+	unsigned long v = strtoul(arg, NULL, 10);
+
+	if (ch == 'c' && v > 0 && v <= 1000000)
+		r->count = (unsigned)v;
+	else if (ch == 'i' && v <= 60000)
+		r->interval_ms = (unsigned)v;
+	else
+		return EXIT_USAGE;
+	return 0;
+}
+
+int cmd_ping(int argc, char **argv)
+{
+	struct session_run r = { .count = 10, .interval_ms = 1000, .ready = ping_ready };
+	int rc = setup(&r, argc, argv, "c:i:", NULL, ping_opt);
+
+	if (rc != 0)
+		return rc;
+	r.rtt = calloc(r.count, sizeof(double));
+	if (r.rtt == NULL)
+		return EXIT_RUNTIME;
+	return run_session(&r);
+}
+
+/* --------------------------------------------------------------- connect */
+
+struct local_fwd {
+	char host[64];
+	uint16_t port;
+	char service[64];
+};
+
+static struct local_fwd fwds[16];
+static size_t nfwds;
+
+static int connect_opt(struct session_run *r, int ch, const char *arg)
+{
+	/* [HOST:]PORT:SERVICE */
+	struct local_fwd f = { .host = "127.0.0.1" };
+	const char *last = strrchr(arg, ':'), *first = strchr(arg, ':');
+	char portbuf[8];
+	unsigned long port;
+	char *end;
+
+	if (ch != 'L' || last == NULL || nfwds == 16 || strlen(last + 1) >= sizeof(f.service) ||
+	    last[1] == '\0')
+		goto bad;
+	snprintf(f.service, sizeof(f.service), "%s", last + 1);
+	if (first != last) {
+		if ((size_t)(first - arg) >= sizeof(f.host))
+			goto bad;
+		memcpy(f.host, arg, (size_t)(first - arg));
+		f.host[first - arg] = '\0';
+		first++;
+	} else {
+		first = arg;
+	}
+	if ((size_t)(last - first) >= sizeof(portbuf) || last == first)
+		goto bad;
+	memcpy(portbuf, first, (size_t)(last - first));
+	portbuf[last - first] = '\0';
+	port = strtoul(portbuf, &end, 10);
+	if (*end != '\0' || port == 0 || port > 65535)
+		goto bad;
+	f.port = (uint16_t)port;
+	fwds[nfwds++] = f;
+	return 0;
+bad:
+	fprintf(stderr, "fairway connect: -L wants [HOST:]PORT:SERVICE, got '%s'\n", arg);
+	return EXIT_USAGE;
+}
+
+static void connect_ready(struct session_run *r)
+{
+	char err[256];
+
+	for (size_t i = 0; i < nfwds; i++) {
+		if (fwd_listen(r->loop, fwds[i].host, fwds[i].port, fwds[i].service, &r->session, err,
+		               sizeof(err)) != 0) {
+			fprintf(stderr, "fairway connect: %s\n", err);
+			stop_run(r, EXIT_RUNTIME);
+			return;
+		}
+		/* Scripts wait for these lines: the forward is usable. */
+		printf("forwarding %s:%u -> %s on %s\n", fwds[i].host, fwds[i].port, fwds[i].service,
+		       conn_remote_id(r->session));
+	}
+	if (nfwds == 0)
+		printf("connected to %s\n", conn_remote_id(r->session));
+	fflush(stdout);
+}
+
+int cmd_connect(int argc, char **argv)
+{
+	struct session_run r = { .ready = connect_ready };
+	int rc = setup(&r, argc, argv, "L:", NULL, connect_opt);
+
+	if (rc != 0)
+		return rc;
+	return run_session(&r);
+}

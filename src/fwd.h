@@ -1,0 +1,44 @@
+/* fwd — TCP port forwarding through a session (usually a tunnel).
+ *
+ *   fairway connect ADDR -L 127.0.0.1:2222:ssh     fairway host --expose ssh=127.0.0.1:22
+ *   TCP client ─► listener ── forward.connect({"service":"ssh"}) duplex ──► TCP to 127.0.0.1:22
+ *
+ * Bytes ride as binary stream items. Backpressure by not reading: a pipe
+ * whose TCP side is slow pauses the session's input, and a session that is
+ * backed up pauses the TCP side. */
+#ifndef FAIRWAY_FWD_H
+#define FAIRWAY_FWD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "conn.h"
+#include "muxrpc.h"
+
+struct fwd_service {
+	char name[64];
+	char host[256];
+	uint16_t port;
+};
+
+struct fwd_services {
+	struct fwd_service *v;
+	size_t n;
+	void *ctx;   /* set by fwd_add_methods */
+};
+
+/* Adds "NAME=HOST:PORT" to s. Returns 0 or -EINVAL with a reason. */
+int fwd_service_parse(struct fwd_services *s, const char *spec, char *err, size_t errlen);
+void fwd_services_free(struct fwd_services *s);
+
+/* Serves forward.connect for the services in s (borrowed; outlives api). */
+int fwd_add_methods(struct mrpc_api *api, struct fwd_services *s, uv_loop_t *loop);
+
+/* Client side: accepts TCP on host:port and, for each connection, opens
+ * forward.connect(service) on *session (which the caller keeps current;
+ * NULL refuses the connection). Returns 0 or -errno with a reason. */
+int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,
+               struct conn **session, char *err, size_t errlen);
+
+#endif
