@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sodium.h>
 #include <uv.h>
 
@@ -34,8 +35,26 @@ int cmd_portal(int argc, char **argv)
 		{ "caps", required_argument, NULL, 'k' },
 		{ "handshake-timeout", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
+		{ "privacy", required_argument, NULL, 'P' },
+		{ "member", required_argument, NULL, 'm' },
+		{ "deny", required_argument, NULL, 'd' },
+		{ "max-conns-per-ip", required_argument, NULL, 1 },
+		{ "max-pending-handshakes", required_argument, NULL, 2 },
+		{ "max-tunnels-per-peer", required_argument, NULL, 3 },
+		{ "idle-timeout", required_argument, NULL, 4 },
+		{ "allow-multihop", no_argument, NULL, 5 },
 		{ NULL, 0, NULL, 0 },
 	};
+	/* Defaults a public relay can live with; 0 turns a limit off. */
+	struct portal_limits limits = {
+		.conns_per_ip = 128, .pending_handshakes = 512, .tunnels_per_peer = 256,
+		.idle_timeout_ms = 600000,
+	};
+	enum portal_privacy privacy = PORTAL_OPEN;
+	uint8_t (*members)[32] = NULL, (*denied)[32] = NULL;
+	size_t n_members = 0, n_denied = 0;
+	unsigned long v;
+	char *end;
 	const char *listen = "127.0.0.1:8008", *secret = NULL, *caps = NULL, *name = NULL;
 	unsigned hs_ms = 0;
 	char host[256], err[256];
@@ -53,6 +72,52 @@ int cmd_portal(int argc, char **argv)
 		case 's': secret = optarg; break;
 		case 'k': caps = optarg; break;
 		case 'n': name = optarg; break;
+		case 'P':
+			if (strcmp(optarg, "open") == 0)
+				privacy = PORTAL_OPEN;
+			else if (strcmp(optarg, "community") == 0)
+				privacy = PORTAL_COMMUNITY;
+			else if (strcmp(optarg, "restricted") == 0)
+				privacy = PORTAL_RESTRICTED;
+			else {
+				fprintf(stderr, "fairway portal: --privacy is open, community or restricted\n");
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case 'm':
+		case 'd': {
+			uint8_t (**list)[32] = ch == 'm' ? &members : &denied;
+			size_t *n = ch == 'm' ? &n_members : &n_denied;
+			uint8_t (*grown)[32] = realloc(*list, (*n + 1) * 32);
+
+			if (grown == NULL) {
+				rc = EXIT_RUNTIME;
+				goto out;
+			}
+			*list = grown;
+			if (keys_id_parse(optarg, strlen(optarg), grown[*n]) != 0) {
+				fprintf(stderr, "fairway portal: --%s '%s' is not a feed id (@…=.ed25519)\n",
+				        ch == 'm' ? "member" : "deny", optarg);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			(*n)++;
+			break;
+		}
+		case 1: case 2: case 3: case 4:
+			v = strtoul(optarg, &end, 10);
+			if (*end != '\0' || end == optarg || v > 100000000) {
+				fprintf(stderr, "fairway portal: '%s' is not a number\n", optarg);
+				rc = EXIT_USAGE;
+				goto out;
+			}
+			if (ch == 1) limits.conns_per_ip = (unsigned)v;
+			if (ch == 2) limits.pending_handshakes = (unsigned)v;
+			if (ch == 3) limits.tunnels_per_peer = (unsigned)v;
+			if (ch == 4) limits.idle_timeout_ms = (unsigned)v;
+			break;
+		case 5: limits.allow_multihop = true; break;
 		case 't':
 			hs_ms = (unsigned)strtoul(optarg, NULL, 10);
 			if (hs_ms == 0) {
@@ -61,28 +126,33 @@ int cmd_portal(int argc, char **argv)
 			}
 			break;
 		default:
-			return EXIT_USAGE;
+			rc = EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "fairway portal: unexpected argument '%s'\n", argv[optind]);
-		return EXIT_USAGE;
+		rc = EXIT_USAGE;
+		goto out;
 	}
 	if ((rc = cli_parse_hostport(listen, host, sizeof(host), &port)) != 0 ||
 	    (rc = cli_parse_caps(caps, net_key)) != 0 ||
 	    (rc = cli_load_identity(secret, &id)) != 0)
-		return rc;
+		goto out;
 
 	struct portal_cfg cfg = {
 		.loop = loop, .id = &id, .net_key = net_key, .host = host, .port = port,
-		.handshake_timeout_ms = hs_ms, .name = name,
+		.handshake_timeout_ms = hs_ms, .name = name, .privacy = privacy,
+		.members = (const uint8_t (*)[32])members, .n_members = n_members,
+		.denied = (const uint8_t (*)[32])denied, .n_denied = n_denied, .limits = limits,
 	};
 	rc = portal_start(&cfg, &run.portal, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
 		uv_run(loop, UV_RUN_DEFAULT);
 		keys_wipe(&id);
-		return EXIT_RUNTIME;
+		rc = EXIT_RUNTIME;
+		goto out;
 	}
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
@@ -101,5 +171,9 @@ int cmd_portal(int argc, char **argv)
 	uv_loop_close(loop);
 	keys_wipe(&id);
 	log_info("portal stopped");
-	return EXIT_OK;
+	rc = EXIT_OK;
+out:
+	free(members);
+	free(denied);
+	return rc;
 }

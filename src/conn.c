@@ -61,6 +61,8 @@ struct conn {
 	int pending;          /* handles + lower not yet released */
 	char *reason;         /* why it closed (NULL: clean) */
 	bool failed_once;     /* reason already logged */
+	bool tunneled;        /* lower is a muxrpc stream */
+	uint64_t last_rx;     /* uv_now() of the last input */
 	void *ud;
 };
 
@@ -399,6 +401,7 @@ static void box_input(struct conn *c, const uint8_t *p, size_t len)
 
 void conn_lower_input(struct conn *c, const uint8_t *p, size_t len)
 {
+	c->last_rx = uv_now(c->cfg.loop);
 	while (len > 0 && c->state == CONN_HANDSHAKE) {
 		unsigned want = shs_want(c->shs);
 		size_t n;
@@ -498,6 +501,7 @@ struct conn *conn_new(const struct conn_cfg *cfg, bool is_client, const uint8_t 
 	c->timer.data = c;
 	c->flush.data = c;
 	c->pending = 3;  /* timer, idle, lower */
+	c->last_rx = uv_now(cfg->loop);
 	c->state = CONN_HANDSHAKE;
 	return c;
 }
@@ -532,6 +536,29 @@ void conn_set_peer_name(struct conn *c, const char *name)
 	snprintf(c->peer_name, sizeof(c->peer_name), "%s", name);
 }
 enum conn_state conn_state(const struct conn *c) { return c->state; }
+uint64_t conn_last_rx(const struct conn *c) { return c->last_rx; }
+bool conn_is_tunneled(const struct conn *c) { return c->tunneled; }
+void conn_set_tunneled(struct conn *c) { c->tunneled = true; }
+
+void conn_peer_ip(const struct conn *c, char *out, size_t len)
+{
+	const char *colon = strrchr(c->peer_name, ':');
+	const char *start = c->peer_name;
+	size_t n;
+
+	out[0] = '\0';
+	if (c->tunneled || colon == NULL || len == 0)
+		return;
+	if (*start == '[') {   /* "[v6]:port" */
+		start++;
+		colon--;
+	}
+	n = (size_t)(colon - start);
+	if (n >= len)
+		n = len - 1;
+	memcpy(out, start, n);
+	out[n] = '\0';
+}
 void *conn_ud(const struct conn *c) { return c->ud; }
 void conn_set_ud(struct conn *c, void *ud) { c->ud = ud; }
 uv_loop_t *conn_loop(const struct conn *c) { return c->cfg.loop; }

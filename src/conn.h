@@ -99,6 +99,13 @@ const char *conn_remote_id(const struct conn *c);  /* "@…=.ed25519" once known
 const char *conn_peer_name(const struct conn *c);  /* "ip:port" or a tunnel label */
 void conn_set_peer_name(struct conn *c, const char *name);
 enum conn_state conn_state(const struct conn *c);
+/* The peer's IP address without the port ("" for tunneled sessions). */
+void conn_peer_ip(const struct conn *c, char *out, size_t len);
+/* Loop time (ms, uv_now) of the last bytes received. */
+uint64_t conn_last_rx(const struct conn *c);
+/* True for a session carried inside a tunnel. */
+bool conn_is_tunneled(const struct conn *c);
+void conn_set_tunneled(struct conn *c);
 const char *conn_state_name(enum conn_state s);
 void *conn_ud(const struct conn *c);
 void conn_set_ud(struct conn *c, void *ud);

@@ -65,19 +65,45 @@ void keys_id_format(char out[static KEYS_ID_LEN + 1], const uint8_t pk[static 32
 	memcpy(out + 1 + KEYS_B64_LEN, KEYS_SUFFIX, KEYS_SUFFIX_LEN + 1);
 }
 
+/* Decodes padded standard base64 of exactly binlen bytes into bin.
+ *
+ * The alphabet is checked here first because libsodium 1.0.18's decoder
+ * accepts every byte >= 0x80 as a base64 digit, which would give one key
+ * many spellings. The check does not branch on the characters (this also
+ * decodes private keys). libsodium then rejects non-zero padding bits. */
+static int b64_decode_exact(const char *s, size_t len, uint8_t *bin, size_t binlen)
+{
+	size_t digits = (binlen * 4 + 2) / 3, n = 0;
+	unsigned bad = 0;
+
+	if (len != (binlen + 2) / 3 * 4)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		unsigned c = (unsigned char)s[i];
+		unsigned digit = ((c >= 'A') & (c <= 'Z')) | ((c >= 'a') & (c <= 'z')) |
+		                 ((c >= '0') & (c <= '9')) | (c == '+') | (c == '/');
+
+		bad |= (i < digits) ? digit ^ 1u : (unsigned)(c != '=');
+	}
+	if (bad != 0)
+		return -EINVAL;
+	if (sodium_base642bin(bin, binlen, s, len, NULL, &n, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 || n != binlen)
+		return -EINVAL;
+	return 0;
+}
+
 int keys_pk_parse_b64(const char *s, size_t len, uint8_t pk[static 32])
 {
 	uint8_t tmp[KEYS_PK_BYTES];
-	size_t n = 0;
 
 	/* 43 significant characters, one '=', and a canonical 43rd char.
 	 * libsodium also rejects non-zero padding bits, but the explicit test
 	 * states the ssb-ref rule and does not depend on that detail. */
-	if (len != KEYS_B64_LEN || s[KEYS_B64_LEN - 1] != '=' ||
+	if (len != KEYS_B64_LEN ||
 	    memchr(canonical_last, s[KEYS_B64_LEN - 2], sizeof(canonical_last) - 1) == NULL)
 		return -EINVAL;
-	if (sodium_base642bin(tmp, sizeof(tmp), s, len, NULL, &n, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 || n != sizeof(tmp))
+	if (b64_decode_exact(s, len, tmp, sizeof(tmp)) != 0)
 		return -EINVAL;
 	memcpy(pk, tmp, sizeof(tmp));
 	return 0;
@@ -131,15 +157,10 @@ static size_t strip_comments(const char *text, size_t len, char *out)
 /* Decodes "<base64>.ed25519" holding exactly binlen bytes. */
 static int parse_tagged(const char *s, size_t len, uint8_t *bin, size_t binlen)
 {
-	size_t n = 0;
-
 	if (len <= KEYS_SUFFIX_LEN ||
 	    memcmp(s + len - KEYS_SUFFIX_LEN, KEYS_SUFFIX, KEYS_SUFFIX_LEN) != 0)
 		return -EINVAL;
-	if (sodium_base642bin(bin, binlen, s, len - KEYS_SUFFIX_LEN, NULL, &n, NULL,
-	                      sodium_base64_VARIANT_ORIGINAL) != 0 || n != binlen)
-		return -EINVAL;
-	return 0;
+	return b64_decode_exact(s, len - KEYS_SUFFIX_LEN, bin, binlen);
 }
 
 /* jansson keeps its own copy of every string; overwrite the copies before

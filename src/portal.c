@@ -1,6 +1,8 @@
 /* portal — see portal.h. */
 #include "portal.h"
 
+#include <sodium.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -21,6 +23,9 @@ struct peer {
 	struct conn *c;
 	struct peer *prev, *next;
 	bool attendant;
+	bool member;
+	unsigned tunnels;   /* open tunnels this peer started */
+	char ip[64];
 };
 
 enum sub_kind { SUB_ATTENDANTS, SUB_ENDPOINTS };
@@ -42,8 +47,30 @@ struct portal {
 	struct peer *peers;
 	size_t npeers;
 	struct sub *subs;
+	uv_timer_t sweep;   /* idle-timeout scan, once a second */
+	struct portal_counters counters;
 	char address[ADDR_TEXT_MAX];
 };
+
+const char *portal_privacy_name(enum portal_privacy v)
+{
+	static const char *const names[] = { "open", "community", "restricted" };
+
+	return (unsigned)v < 3 ? names[v] : "?";
+}
+
+const struct portal_counters *portal_counters(const struct portal *p)
+{
+	return &p->counters;
+}
+
+static bool key_in(const uint8_t (*list)[32], size_t n, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < n; i++)
+		if (sodium_memcmp(list[i], pk, 32) == 0)
+			return true;
+	return false;
+}
 
 /* Doubly linked lists threaded through prev/next. */
 #define LIST_INSERT(head, e)                      \
@@ -159,12 +186,30 @@ static void sub_free(struct mrpc_stream *s, void *ud)
 
 static const struct mrpc_stream_cbs sub_cbs = { .on_end = sub_end, .on_free = sub_free };
 
+/* In community and restricted rooms only members may see or become
+ * attendants (rooms2 spec; go-ssb-room's wording). */
+static bool may_attend(struct peer *q)
+{
+	if (q->p->cfg.privacy == PORTAL_OPEN || q->member)
+		return true;
+	q->p->counters.refused_not_member++;
+	log_info("%s: not a member, may not list or join attendants", conn_remote_id(q->c));
+	return false;
+}
+
+#define NOT_MEMBER_MSG "external user are not allowed to enumerate members"
+
 static void subscribe(struct mrpc_stream *call, enum sub_kind kind)
 {
 	struct peer *q = call_peer(call);
 	struct portal *p = q->p;
-	struct sub *sub = calloc(1, sizeof(*sub));
+	struct sub *sub;
 
+	if (!may_attend(q)) {
+		mrpc_stream_end(call, NOT_MEMBER_MSG);
+		return;
+	}
+	sub = calloc(1, sizeof(*sub));
 	if (sub == NULL) {
 		mrpc_stream_end(call, "out of memory");
 		return;
@@ -195,6 +240,10 @@ static void tunnel_endpoints(struct mrpc_stream *call, json_t *args, void *ud)
 
 static void tunnel_announce(struct mrpc_stream *call, json_t *args, void *ud)
 {
+	if (!may_attend(call_peer(call))) {
+		mrpc_reply_error(call, "only members may announce themselves in this room");
+		return;
+	}
 	attendant_add(call_peer(call));
 	mrpc_reply(call, json_true());
 }
@@ -209,14 +258,22 @@ static void tunnel_leave(struct mrpc_stream *call, json_t *args, void *ud)
 
 static json_t *metadata(struct portal *p)
 {
-	/* Honest features: tunnels and the room.* API; open mode (room1). */
-	return json_pack("{s:s,s:b,s:[sss]}", "name", p->cfg.name ? p->cfg.name : "fairway",
-	                 "membership", 0, "features", "tunnel", "room1", "room2");
+	/* Honest features: tunnels and the room.* API; room1 (open invites)
+	 * only where anyone may join. */
+	json_t *m = json_pack("{s:s,s:b,s:[ss]}", "name", p->cfg.name ? p->cfg.name : "fairway",
+	                      "membership", 0, "features", "tunnel", "room2");
+
+	if (p->cfg.privacy == PORTAL_OPEN)
+		json_array_append_new(json_object_get(m, "features"), json_string("room1"));
+	return m;
 }
 
 static void room_metadata(struct mrpc_stream *call, json_t *args, void *ud)
 {
-	mrpc_reply(call, metadata(ud));
+	json_t *m = metadata(ud);
+
+	json_object_set_new(m, "membership", json_boolean(call_peer(call)->member));
+	mrpc_reply(call, m);
 }
 
 static void ping_ms(struct mrpc_stream *call, json_t *args, void *ud)
@@ -287,22 +344,90 @@ static void tunnel_connect(struct mrpc_stream *call, json_t *args, void *ud)
 		refuse(call, caller, "could not connect to:%s (that is the caller itself)", target);
 		return;
 	}
+	if (conn_is_tunneled(q->c) && !p->cfg.limits.allow_multihop) {
+		p->counters.refused_multihop++;
+		refuse(call, caller, "could not connect to:%s (multi-hop tunnels are not allowed here)",
+		       target);
+		return;
+	}
+	if (p->cfg.limits.tunnels_per_peer != 0 && q->tunnels >= p->cfg.limits.tunnels_per_peer) {
+		p->counters.refused_tunnels_per_peer++;
+		refuse(call, caller, "too many open tunnels (limit %u)", p->cfg.limits.tunnels_per_peer);
+		return;
+	}
 	t = find_attendant(p, target);
 	if (t == NULL) {
+		p->counters.refused_unknown_target++;
 		refuse(call, caller, "could not connect to:%s", target);
 		return;
 	}
 	log_info("tunnel %s -> %s", caller, target);
+	p->counters.tunnels_opened++;
 	tunnel_splice(call, q->c, t->c,
 	              json_pack("[{s:s,s:s,s:s,s:I}]", "portal", p->node.id_str, "target", target,
-	                        "origin", caller, "instance", instance));
+	                        "origin", caller, "instance", instance),
+	              &q->tunnels);
 }
 
 /* ---------------------------------------------------------- connections */
 
+/* Runs inside the handshake, before msg4: a refused key gets nothing. */
+static int authorize(const uint8_t pk[32], const char **why, void *ud)
+{
+	struct peer *q = ud;
+	struct portal *p = q->p;
+
+	q->member = key_in(p->cfg.members, p->cfg.n_members, pk);
+	if (key_in(p->cfg.denied, p->cfg.n_denied, pk)) {
+		p->counters.refused_denied++;
+		*why = "this key has been banned";
+		return -EPERM;
+	}
+	if (p->cfg.privacy == PORTAL_RESTRICTED && !q->member) {
+		p->counters.refused_not_member++;
+		*why = "access restricted to members";
+		return -EPERM;
+	}
+	return 0;
+}
+
 static void peer_ready(struct conn *c, void *ud)
 {
 	(void)ud;
+}
+
+static void sweep_cb(uv_timer_t *t)
+{
+	struct portal *p = t->data;
+	uint64_t now = uv_now(p->cfg.loop), idle = p->cfg.limits.idle_timeout_ms;
+
+	for (struct peer *q = p->peers; q != NULL; q = q->next)
+		if (conn_state(q->c) == CONN_OPEN && now - conn_last_rx(q->c) > idle) {
+			p->counters.closed_idle++;
+			conn_close(q->c, "idle timeout");
+		}
+}
+
+/* Admission limits, checked as soon as the TCP connection is accepted. */
+static const char *over_limit(struct portal *p, struct peer *q)
+{
+	unsigned same_ip = 0, pending = 0;
+
+	for (struct peer *o = p->peers; o != NULL; o = o->next) {
+		if (strcmp(o->ip, q->ip) == 0)
+			same_ip++;
+		if (conn_state(o->c) == CONN_HANDSHAKE)
+			pending++;
+	}
+	if (p->cfg.limits.conns_per_ip != 0 && same_ip > p->cfg.limits.conns_per_ip) {
+		p->counters.refused_conns_per_ip++;
+		return "too many connections from this address";
+	}
+	if (p->cfg.limits.pending_handshakes != 0 && pending > p->cfg.limits.pending_handshakes) {
+		p->counters.refused_pending++;
+		return "too many handshakes in progress";
+	}
+	return NULL;
 }
 
 static void peer_closed(struct conn *c, const char *reason, void *ud)
@@ -326,9 +451,11 @@ static void on_connection(uv_stream_t *server, int status)
 		.net_key = p->cfg.net_key,
 		.api = p->api,
 		.handshake_timeout_ms = p->cfg.handshake_timeout_ms,
+		.authorize = authorize,
 		.on_ready = peer_ready,
 		.on_close = peer_closed,
 	};
+	const char *why;
 
 	if (status < 0) {
 		log_warn("accept: %s", uv_strerror(status));
@@ -345,8 +472,12 @@ static void on_connection(uv_stream_t *server, int status)
 		free(q);
 		return;
 	}
+	conn_peer_ip(q->c, q->ip, sizeof(q->ip));
 	LIST_INSERT(p->peers, q);
 	p->npeers++;
+	why = over_limit(p, q);
+	if (why != NULL)
+		conn_close(q->c, why);
 }
 
 static int build_api(struct portal *p)
@@ -420,6 +551,10 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 		return rc;
 	}
 	p->listening = true;
+	uv_timer_init(cfg->loop, &p->sweep);
+	p->sweep.data = p;
+	if (cfg->limits.idle_timeout_ms != 0)
+		uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
 	uv_tcp_getsockname(&p->listener, (struct sockaddr *)&ss, &len);
 	snprintf(a.host, sizeof(a.host), "%s", cfg->host);
 	a.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
@@ -443,8 +578,10 @@ void portal_stop(struct portal *p)
 	if (p->stopping)
 		return;
 	p->stopping = true;
-	if (p->listening)
+	if (p->listening) {
 		uv_close((uv_handle_t *)&p->listener, NULL);
+		uv_close((uv_handle_t *)&p->sweep, NULL);
+	}
 	for (struct peer *q = p->peers; q != NULL; q = q->next)
 		conn_close(q->c, NULL);
 }

@@ -9,10 +9,17 @@
  *   whoami, gossip.ping, manifest          (rpc.h)
  *
  * Attendants are keyed by identity: the newest connection wins and the
- * older one is closed; an attendant leaves when its connection ends. */
+ * older one is closed; an attendant leaves when its connection ends.
+ *
+ * Privacy (Rooms 2.0): open — anyone; community — anyone may connect and
+ * tunnel to members, only members may become attendants or list them;
+ * restricted — non-members are refused right after the handshake (before
+ * msg4, as JS does). Denied keys are refused after the handshake in every
+ * mode. Every refusal is logged once and counted. */
 #ifndef FAIRWAY_PORTAL_H
 #define FAIRWAY_PORTAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -20,6 +27,24 @@
 #include "keys.h"
 
 struct portal;
+
+enum portal_privacy { PORTAL_OPEN, PORTAL_COMMUNITY, PORTAL_RESTRICTED };
+
+/* Limits; 0 means "no limit" (or the default noted). */
+struct portal_limits {
+	unsigned conns_per_ip;         /* TCP connections from one address */
+	unsigned pending_handshakes;   /* connections still in SHS, all together */
+	unsigned tunnels_per_peer;     /* tunnels one origin may hold open */
+	unsigned idle_timeout_ms;      /* close connections silent this long */
+	bool allow_multihop;           /* forward connects that came through a tunnel */
+};
+
+/* Why connections and calls were refused (fairway info shows these). */
+struct portal_counters {
+	unsigned long refused_conns_per_ip, refused_pending, refused_denied,
+	              refused_not_member, refused_tunnels_per_peer, refused_multihop,
+	              refused_unknown_target, closed_idle, tunnels_opened;
+};
 
 struct portal_cfg {
 	uv_loop_t *loop;
@@ -29,6 +54,12 @@ struct portal_cfg {
 	uint16_t port;                 /* 0: pick a free port */
 	unsigned handshake_timeout_ms;
 	const char *name;              /* room name in room.metadata */
+	enum portal_privacy privacy;
+	const uint8_t (*members)[32];  /* borrowed arrays of public keys */
+	size_t n_members;
+	const uint8_t (*denied)[32];
+	size_t n_denied;
+	struct portal_limits limits;
 };
 
 /* Binds and listens. On failure returns -errno and writes a reason. */
@@ -40,5 +71,7 @@ const char *portal_address(const struct portal *p);
 void portal_stop(struct portal *p);
 void portal_free(struct portal *p);
 size_t portal_conn_count(const struct portal *p);
+const struct portal_counters *portal_counters(const struct portal *p);
+const char *portal_privacy_name(enum portal_privacy v);
 
 #endif

@@ -24,6 +24,7 @@ struct splice {
 	bool paused[2];      /* we stopped reading c[i] because c[!i] is full */
 	uv_timer_t drain;    /* polls the full side while anything is paused */
 	int live;            /* streams not yet freed */
+	unsigned *origin_count; /* the origin's open-tunnel count, or NULL */
 };
 
 static int side_of(const struct splice *sp, const struct mrpc_stream *s)
@@ -100,6 +101,11 @@ static void splice_free(struct mrpc_stream *s, void *ud)
 
 	sp->s[i] = NULL;
 	sp->c[i] = NULL;
+	/* The origin's stream goes before the origin's peer record does. */
+	if (i == 0 && sp->origin_count != NULL) {
+		(*sp->origin_count)--;
+		sp->origin_count = NULL;
+	}
 	/* Whoever we paused for this side's sake may read again. */
 	if (sp->paused[!i] && sp->c[!i] != NULL)
 		conn_pause_input(sp->c[!i], false);
@@ -117,7 +123,7 @@ static const struct mrpc_stream_cbs splice_cbs = {
 };
 
 int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
-                  struct conn *target_conn, json_t *fwd_args)
+                  struct conn *target_conn, json_t *fwd_args, unsigned *origin_count)
 {
 	struct splice *sp = calloc(1, sizeof(*sp));
 	struct mrpc *trpc = conn_rpc(target_conn);
@@ -132,6 +138,9 @@ int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
 	sp->c[0] = origin_conn;
 	sp->c[1] = target_conn;
 	sp->live = 1;
+	sp->origin_count = origin_count;
+	if (origin_count != NULL)
+		(*origin_count)++;
 	uv_timer_init(conn_loop(origin_conn), &sp->drain);
 	sp->drain.data = sp;
 	active_splices++;
@@ -257,6 +266,7 @@ struct conn *tunnel_conn(struct mrpc_stream *s, const struct conn_cfg *cfg, bool
 		return NULL;
 	}
 	conn_set_peer_name(l->c, label);
+	conn_set_tunneled(l->c);
 	mrpc_stream_set_cbs(s, &stream_lower_cbs, l);
 	conn_start(l->c);
 	return l->c;

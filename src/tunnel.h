@@ -31,9 +31,11 @@
 
 /* Portal side. from_origin: the incoming tunnel.connect stream; target:
  * the target's connection; fwd_args: the args to send the target (stolen).
- * Errors end from_origin with a message; returns 0 or -errno. */
+ * *origin_count (may be NULL) counts the origin's open tunnels: +1 now,
+ * -1 when the origin's stream goes. Errors end from_origin with a
+ * message; returns 0 or -errno. */
 int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
-                  struct conn *target_conn, json_t *fwd_args);
+                  struct conn *target_conn, json_t *fwd_args, unsigned *origin_count);
 
 /* Number of tunnels spliced right now (all portals of the process). */
 unsigned tunnel_active_count(void);
