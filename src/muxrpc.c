@@ -90,6 +90,8 @@ const char *mrpc_kind_name(enum mrpc_kind k)
 
 /* ---- hash table ---- */
 
+/* Multiply and fold: sequential request numbers, the common case, land
+ * far apart even while the table is small. */
 static size_t stab_home(int32_t req, size_t cap)
 {
 	uint32_t h = (uint32_t)req * 0x9e3779b1u;
@@ -473,6 +475,7 @@ static int send_end_true(struct mrpc *m, int32_t req)
 
 /* ---- stream life cycle ---- */
 
+/* §5.2: +n on traffic of a call we started, -n on traffic answering one. */
 static int32_t wire_req(const struct mrpc_stream *s)
 {
 	return s->ours ? s->req : -s->req;
@@ -542,6 +545,8 @@ static void stream_check(struct mrpc_stream *s)
 		stream_finish(s);
 }
 
+/* Hold s across a callback: whatever the callback ends or frees, the
+ * memory stays until the matching drop. */
 static void stream_hold(struct mrpc_stream *s)
 {
 	s->busy++;
@@ -661,6 +666,8 @@ int mrpc_goodbye(struct mrpc *m)
 {
 	static const uint8_t zero[PSC_HEADER_BYTES];
 
+	/* The all-zero header is the goodbye to both JS (any zero length) and
+	 * go-muxrpc (only this one). After it nothing else may go out. */
 	if (m->goodbye_sent)
 		return 0;
 	m->goodbye_sent = true;
@@ -769,6 +776,8 @@ static int on_reply(struct mrpc *m, struct psc_packet *pkt)
 		log_debug("muxrpc: packet for unknown call %d ignored", (int)pkt->req);
 		return 0;
 	}
+	/* JS keeps calls and streams in separate maps, so a packet of the
+	 * wrong shape finds nothing there and is dropped; so here. */
 	if (s->kind == MRPC_ASYNC) {
 		if (psc_is_stream(pkt)) {
 			log_debug("muxrpc: stream packet for async call %d ignored", (int)s->req);
@@ -837,6 +846,15 @@ static int reject_args(struct mrpc *m, int32_t req, bool stream, enum mrpc_kind 
 	return rc;
 }
 
+/* JS prints the path as `${name}`: "no async:tunnel,isRoom" */
+static char *kind_mismatch(enum mrpc_kind want, const json_t *name)
+{
+	char head[16];
+
+	snprintf(head, sizeof(head), "no %s:", mrpc_kind_name(want));
+	return js_format(head, name, true, "");
+}
+
 static void reply_manifest(struct mrpc_stream *call, json_t *args, void *ud)
 {
 	(void)args;
@@ -885,28 +903,14 @@ static int on_new_request(struct mrpc *m, struct psc_packet *pkt)
 		fn = mt->fn;
 		fn_ud = mt->ud;
 		if (mt->kind != want) {
-			/* JS prints the path as `${name}`: "no async:tunnel,isRoom" */
-			msg = js_format("no ", NULL, false, "");
-			free(msg);
-			msg = NULL;
-			{
-				char head[16];
-
-				snprintf(head, sizeof(head), "no %s:", mrpc_kind_name(want));
-				msg = js_format(head, name, true, "");
-			}
+			msg = kind_mismatch(want, name);
 			rc = reject(m, req, stream, want, msg);
 			goto out;
 		}
-	} else if (name_matches("manifest", name) && (m->api == NULL || !api_find(m->api, name))) {
+	} else if (name_matches("manifest", name)) {
 		/* secret-stack's manifest, answered for an api without its own */
 		if (want != MRPC_ASYNC) {
-			msg = js_format("no ", NULL, false, "");
-			free(msg);
-			char head[16];
-
-			snprintf(head, sizeof(head), "no %s:", mrpc_kind_name(want));
-			msg = js_format(head, name, true, "");
+			msg = kind_mismatch(want, name);
 			rc = reject(m, req, stream, want, msg);
 			goto out;
 		}
@@ -924,6 +928,7 @@ static int on_new_request(struct mrpc *m, struct psc_packet *pkt)
 
 	s = stream_new(m, req, false, want);
 	if (s == NULL) {
+		/* unanswerable without memory; the transport ends the session */
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -952,6 +957,8 @@ static int on_request(struct mrpc *m, struct psc_packet *pkt)
 		}
 		return on_new_request(m, pkt);
 	}
+	/* JS would run a repeated async request again and answer the same
+	 * number twice; one call per number is all we keep. */
 	if (s->kind == MRPC_ASYNC || !psc_is_stream(pkt)) {
 		log_debug("muxrpc: req %d: unexpected %s packet ignored", (int)pkt->req,
 		          psc_is_stream(pkt) ? "stream" : "non-stream");
@@ -1036,6 +1043,7 @@ static struct mrpc_stream *start_call(struct mrpc *m, const char *name, json_t *
 		goto out;
 	/* JS key order: name, args, type */
 	body = json_object();
+	/* json_object_set_new consumes its value even when it fails */
 	if (body == NULL || json_object_set_new(body, "name", split_name(name)) < 0 ||
 	    json_object_set(body, "args", args) < 0 ||
 	    (kind != MRPC_ASYNC && json_object_set_new(body, "type", json_string(mrpc_kind_name(kind))) < 0))
@@ -1196,6 +1204,7 @@ static int finish_reply(struct mrpc_stream *call, uint8_t flags, json_t *value)
 		return -EINVAL;
 	}
 	m = call->m;
+	/* After close the sweep owns every stream: no send, no free here. */
 	if (m->closed || call->local_ended) {
 		json_decref(value);
 		return -EPIPE;

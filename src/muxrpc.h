@@ -86,7 +86,8 @@ void *mrpc_io(const struct mrpc *m);
 
 /* Feeds one decoded packet; takes ownership of pkt->body. Returns 0, or
  * -EPROTO for a packet that breaks the protocol badly enough that the
- * connection should end (logged with the reason). Unknown request numbers
+ * connection should end (logged with the reason), or the send function's
+ * error from an automatic answer. Unknown request numbers
  * and malformed requests are answered or ignored, not fatal. */
 int mrpc_on_packet(struct mrpc *m, struct psc_packet *pkt);
 
@@ -116,7 +117,8 @@ bool mrpc_stream_local_ended(const struct mrpc_stream *s);
 bool mrpc_stream_remote_ended(const struct mrpc_stream *s);
 
 /* Sends one item. Empty bodies are skipped (never on the wire). Returns 0,
- * -EPIPE after our END, or the send function's error. */
+ * -EPIPE after our END, or the send function's error; -EINVAL on an async
+ * call or against the direction (a source's caller, a sink's callee). */
 int mrpc_stream_send(struct mrpc_stream *s, enum psc_type type, const uint8_t *body, size_t len);
 int mrpc_stream_send_json(struct mrpc_stream *s, json_t *value /* stolen */);
 /* Ends our side: err NULL sends END true, else an error object with err as
