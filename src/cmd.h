@@ -15,6 +15,7 @@ int cmd_host(int argc, char **argv);
 int cmd_connect(int argc, char **argv);
 int cmd_ping(int argc, char **argv);
 int cmd_info(int argc, char **argv);
+int cmd_stop(int argc, char **argv);   /* also `reload` */
 int cmd_nat(int argc, char **argv);
 
 #endif

@@ -9,22 +9,61 @@
 
 #include "cli.h"
 #include "cmd.h"
+#include "ctl.h"
 #include "log.h"
 #include "portal.h"
 
 struct portal_run {
 	struct portal *portal;
+	struct ctl *ctl;
 	uv_signal_t sigint, sigterm;
+	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
+	bool stopping;
 };
+
+static void stop_all(struct portal_run *run)
+{
+	if (run->stopping)
+		return;
+	run->stopping = true;
+	portal_stop(run->portal);
+	ctl_stop(run->ctl);
+	uv_close((uv_handle_t *)&run->sigint, NULL);
+	uv_close((uv_handle_t *)&run->sigterm, NULL);
+	if (!uv_is_closing((uv_handle_t *)&run->stop_soon))
+		uv_close((uv_handle_t *)&run->stop_soon, NULL);
+}
 
 static void on_signal(uv_signal_t *h, int signum)
 {
-	struct portal_run *run = h->data;
-
 	log_info("signal %d: closing connections", signum);
-	portal_stop(run->portal);
-	uv_close((uv_handle_t *)&run->sigint, NULL);
-	uv_close((uv_handle_t *)&run->sigterm, NULL);
+	stop_all(h->data);
+}
+
+static void stop_soon_cb(uv_idle_t *h)
+{
+	log_info("stop requested on the control socket");
+	stop_all(h->data);
+}
+
+static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
+{
+	struct portal_run *run = ud;
+	json_t *r;
+
+	if (strcmp(cmd, "info") == 0) {
+		r = portal_info(run->portal);
+		json_object_set_new(r, "ok", json_true());
+		return r;
+	}
+	if (strcmp(cmd, "stop") == 0) {
+		uv_idle_start(&run->stop_soon, stop_soon_cb);
+		return json_pack("{s:b}", "ok", 1);
+	}
+	if (strcmp(cmd, "reload") == 0)
+		return json_pack("{s:b,s:s}", "ok", 0, "error",
+		                 "this portal was started without a policy file: nothing to reload");
+	return NULL;
 }
 
 int cmd_portal(int argc, char **argv)
@@ -43,6 +82,7 @@ int cmd_portal(int argc, char **argv)
 		{ "max-tunnels-per-peer", required_argument, NULL, 3 },
 		{ "idle-timeout", required_argument, NULL, 4 },
 		{ "allow-multihop", no_argument, NULL, 5 },
+		{ "ctl", required_argument, NULL, 6 },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* Defaults a public relay can live with; 0 turns a limit off. */
@@ -56,6 +96,8 @@ int cmd_portal(int argc, char **argv)
 	unsigned long v;
 	char *end;
 	const char *listen = "127.0.0.1:8008", *secret = NULL, *caps = NULL, *name = NULL;
+	const char *ctl_path = NULL;
+	char ctl_def[4096];
 	unsigned hs_ms = 0;
 	char host[256], err[256];
 	uint8_t net_key[32];
@@ -118,6 +160,7 @@ int cmd_portal(int argc, char **argv)
 			if (ch == 4) limits.idle_timeout_ms = (unsigned)v;
 			break;
 		case 5: limits.allow_multihop = true; break;
+		case 6: ctl_path = optarg; break;
 		case 't':
 			hs_ms = (unsigned)strtoul(optarg, NULL, 10);
 			if (hs_ms == 0) {
@@ -154,10 +197,30 @@ int cmd_portal(int argc, char **argv)
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
+	/* The default socket is a convenience: without it the portal still
+	 * runs. One asked for by name must work. */
+	if (ctl_path == NULL && ctl_default_path(secret, ctl_def, sizeof(ctl_def)) == 0 &&
+	    ctl_start(loop, ctl_def, on_ctl, &run, &run.ctl, err, sizeof(err)) != 0)
+		log_warn("no control socket (fairway info/stop won't reach this portal): %s", err);
+	else if (ctl_path == NULL)
+		ctl_path = ctl_def;
+	else if (strcmp(ctl_path, "none") != 0 &&
+	         ctl_start(loop, ctl_path, on_ctl, &run, &run.ctl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway portal: %s\n", err);
+		portal_stop(run.portal);
+		uv_run(loop, UV_RUN_DEFAULT);
+		portal_free(run.portal);
+		keys_wipe(&id);
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	uv_idle_init(loop, &run.stop_soon);
+	run.stop_soon.data = &run;
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
 	fflush(stdout);
-	log_info("portal listening on %s", portal_address(run.portal));
+	log_info("portal listening on %s%s%s", portal_address(run.portal),
+	         run.ctl != NULL ? ", control socket " : "", run.ctl != NULL ? ctl_path : "");
 
 	uv_signal_init(loop, &run.sigint);
 	uv_signal_init(loop, &run.sigterm);

@@ -74,7 +74,8 @@ static const char *const state_names[] = {
 
 const char *conn_state_name(enum conn_state s)
 {
-	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+	/* "CONN_OPEN" -> "OPEN" */
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] + 5 : "?";
 }
 
 static void conn_enter_state(struct conn *c, enum conn_state s)

@@ -29,6 +29,10 @@ static const struct command commands[] = {
 	  "reach a host through its portal; -L forwards a local port to a service it exposes" },
 	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
 	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
+	{ "info", cmd_info, "[--json] [--ctl PATH | --secret FILE]",
+	  "a running portal's connections, tunnels and refusals (control socket)" },
+	{ "stop", cmd_stop, "[--ctl PATH | --secret FILE]", "stop a running portal" },
+	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
 	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };

@@ -571,6 +571,49 @@ fail:
 }
 
 const char *portal_address(const struct portal *p) { return p->address; }
+
+static json_t *portal_info_base(const struct portal *p);
+
+json_t *portal_info(const struct portal *p)
+{
+	json_t *o = portal_info_base(p);
+
+	json_object_set_new(json_object_get(o, "counters"), "closed_idle",
+	                    json_integer((json_int_t)p->counters.closed_idle));
+	return o;
+}
+
+static json_t *portal_info_base(const struct portal *p)
+{
+	const struct portal_counters *k = &p->counters;
+	json_t *peers = json_array();
+	unsigned attendants = 0, handshaking = 0;
+
+	for (const struct peer *q = p->peers; q != NULL; q = q->next) {
+		attendants += q->attendant;
+		handshaking += conn_state(q->c) == CONN_HANDSHAKE;
+		json_array_append_new(peers, json_pack("{s:s,s:s,s:s,s:b,s:b,s:I,s:I}",
+			"id", conn_remote_id(q->c), "address", conn_peer_name(q->c),
+			"state", conn_state_name(conn_state(q->c)), "attendant", q->attendant,
+			"member", q->member, "tunnels", (json_int_t)q->tunnels,
+			"queued_bytes", (json_int_t)conn_write_queue_size(q->c)));
+	}
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
+		"id", p->node.id_str, "address", p->address,
+		"privacy", portal_privacy_name(p->cfg.privacy),
+		"connections", (json_int_t)p->npeers, "handshaking", (json_int_t)handshaking,
+		"attendants", (json_int_t)attendants, "tunnels_open", (json_int_t)tunnel_active_count(),
+		"counters",
+		"tunnels_opened", (json_int_t)k->tunnels_opened,
+		"refused_conns_per_ip", (json_int_t)k->refused_conns_per_ip,
+		"refused_pending", (json_int_t)k->refused_pending,
+		"refused_denied", (json_int_t)k->refused_denied,
+		"refused_not_member", (json_int_t)k->refused_not_member,
+		"refused_tunnels_per_peer", (json_int_t)k->refused_tunnels_per_peer,
+		"refused_multihop", (json_int_t)k->refused_multihop,
+		"refused_unknown_target", (json_int_t)k->refused_unknown_target,
+		"peers", peers);
+}
 size_t portal_conn_count(const struct portal *p) { return p->npeers; }
 
 void portal_stop(struct portal *p)

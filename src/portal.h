@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <uv.h>
 
 #include "keys.h"
@@ -73,5 +74,8 @@ void portal_free(struct portal *p);
 size_t portal_conn_count(const struct portal *p);
 const struct portal_counters *portal_counters(const struct portal *p);
 const char *portal_privacy_name(enum portal_privacy v);
+/* The portal's state for `fairway info`: id, address, privacy, counters,
+ * and one entry per connection. New reference. */
+json_t *portal_info(const struct portal *p);
 
 #endif

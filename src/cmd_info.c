@@ -1,0 +1,135 @@
+/* fairway info | stop | reload — talk to a running portal over its
+ * control socket (see ctl.h). info prints the state like `tc -s class
+ * show`, or the raw JSON with --json. */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "ctl.h"
+
+static int parse(int argc, char **argv, const char **path, bool *json, char *def, size_t deflen)
+{
+	static const struct option opts[] = {
+		{ "ctl", required_argument, NULL, 'c' },
+		{ "secret", required_argument, NULL, 's' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *secret = NULL;
+	int ch;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': *path = optarg; break;
+		case 's': secret = optarg; break;
+		case 'j':
+			if (json == NULL)
+				return EXIT_USAGE;
+			*json = true;
+			break;
+		default: return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "fairway %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+		return EXIT_USAGE;
+	}
+	if (*path == NULL) {
+		if (ctl_default_path(secret, def, deflen) != 0)
+			return EXIT_USAGE;
+		*path = def;
+	}
+	return 0;
+}
+
+static json_t *ask(const char *path, const char *cmd)
+{
+	char err[512];
+	json_t *r = ctl_request(path, cmd, err, sizeof(err));
+
+	if (r == NULL) {
+		fprintf(stderr, "fairway %s: %s\n", cmd, err);
+		return NULL;
+	}
+	if (!json_is_true(json_object_get(r, "ok"))) {
+		const char *e = json_string_value(json_object_get(r, "error"));
+
+		fprintf(stderr, "fairway %s: %s\n", cmd, e != NULL ? e : "refused");
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+static long long num(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void print_info(json_t *r)
+{
+	json_t *k = json_object_get(r, "counters"), *peer;
+	size_t i;
+
+	printf("portal %s  %s  privacy %s\n", json_string_value(json_object_get(r, "id")),
+	       json_string_value(json_object_get(r, "address")),
+	       json_string_value(json_object_get(r, "privacy")));
+	printf(" connections %lld (%lld in handshake)  attendants %lld  tunnels %lld open, %lld opened\n",
+	       num(r, "connections"), num(r, "handshaking"), num(r, "attendants"),
+	       num(r, "tunnels_open"), num(k, "tunnels_opened"));
+	printf(" refused: per-address %lld, pending %lld, denied %lld, not-member %lld, "
+	       "tunnels-per-peer %lld, multi-hop %lld, unknown-target %lld; idle closes %lld\n",
+	       num(k, "refused_conns_per_ip"), num(k, "refused_pending"), num(k, "refused_denied"),
+	       num(k, "refused_not_member"), num(k, "refused_tunnels_per_peer"),
+	       num(k, "refused_multihop"), num(k, "refused_unknown_target"), num(k, "closed_idle"));
+	json_array_foreach(json_object_get(r, "peers"), i, peer) {
+		printf(" peer %s  %s  %s%s%s  tunnels %lld  queued %lld bytes\n",
+		       json_string_value(json_object_get(peer, "id")),
+		       json_string_value(json_object_get(peer, "address")),
+		       json_string_value(json_object_get(peer, "state")),
+		       json_is_true(json_object_get(peer, "attendant")) ? "  attendant" : "",
+		       json_is_true(json_object_get(peer, "member")) ? "  member" : "",
+		       num(peer, "tunnels"), num(peer, "queued_bytes"));
+	}
+}
+
+int cmd_info(int argc, char **argv)
+{
+	const char *path = NULL;
+	char def[4096];
+	bool json = false;
+	json_t *r;
+	int rc = parse(argc, argv, &path, &json, def, sizeof(def));
+
+	if (rc != 0)
+		return rc;
+	r = ask(path, "info");
+	if (r == NULL)
+		return EXIT_RUNTIME;
+	if (json) {
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		printf("\n");
+	} else {
+		print_info(r);
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* stop and reload: one command, ok or not. */
+int cmd_stop(int argc, char **argv)
+{
+	const char *path = NULL;
+	char def[4096];
+	json_t *r;
+	int rc = parse(argc, argv, &path, NULL, def, sizeof(def));
+
+	if (rc != 0)
+		return rc;
+	r = ask(path, argv[0]);
+	json_decref(r);
+	return r != NULL ? EXIT_OK : EXIT_RUNTIME;
+}
