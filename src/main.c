@@ -33,6 +33,8 @@ static const struct command commands[] = {
 	  "a running portal's connections, tunnels and refusals (control socket)" },
 	{ "stop", cmd_stop, "[--ctl PATH | --secret FILE]", "stop a running portal" },
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
+	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
+	  "the router plane: Fair NAT rebuilt (reads fairnat.config as it is)" },
 	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };

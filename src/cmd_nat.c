@@ -1,0 +1,329 @@
+/* cmd_nat — `fairway nat start|stop|info|version|help`: Fair NAT's
+ * command line on fairway's router plane.
+ *
+ * Exit: 0 ok, 1 runtime failure (a tool refused, rolled back), 2 usage or
+ * configuration error (nothing was touched). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cmd.h"
+#include "log.h"
+#include "nat.h"
+#include "policy.h"
+
+#ifndef FAIRWAY_VERSION
+#define FAIRWAY_VERSION "0"
+#endif
+
+#define DEFAULT_POLICY  "/etc/fairway/policy.ini"
+#define DEFAULT_FAIRNAT "/etc/ppp/fairnat.config"
+
+static const char usage[] =
+	"usage: fairway nat start|stop|info [options] [FILE]\n"
+	"       fairway nat version | help\n"
+	"\n"
+	"FILE is a fairway policy ([nat] and [user NAME] sections) or a Fair NAT 0.80\n"
+	"fairnat.config, read as it is (never executed). Default: " DEFAULT_POLICY ",\n"
+	"else " DEFAULT_FAIRNAT ".\n"
+	"\n"
+	"  start      load the firewall rules (one transaction) and the tc trees;\n"
+	"             running it twice is the same as once\n"
+	"  stop       remove exactly what start added (own table/chains, own root qdiscs)\n"
+	"  info       inputs, computed per-user rates and live counters\n"
+	"\n"
+	"  --dry-run            print what would be loaded; touch nothing\n"
+	"  --backend nft|iptables   firewall (default nft; iptables for kernels without nftables)\n"
+	"  --leaf fq_codel|cake|sfq|pfifo   queue under each class (sfq = Fair NAT's PRIO+SFQ)\n"
+	"  --lan-net ADDR/PREFIX   the router's LAN address, instead of asking the kernel\n"
+	"  --mtu N              HTB quantum, instead of DEV_NET's MTU\n"
+	"  --iptables CMD       iptables flavour, e.g. iptables-legacy (uses CMD-restore/-save)\n"
+	"  --reset              honour Fair NAT's RESET: flush the WHOLE firewall first\n"
+	"  -c FILE              the policy file (same as FILE)\n";
+
+struct opts {
+	const char *verb;
+	const char *file;
+	bool dry_run, reset;
+	const char *backend, *leaf, *lan_net, *mtu, *iptables;
+};
+
+static int parse_args(int argc, char **argv, struct opts *o)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+
+		if (strcmp(a, "--dry-run") == 0 || strcmp(a, "-n") == 0) {
+			o->dry_run = true;
+			continue;
+		}
+		if (strcmp(a, "--reset") == 0) {
+			o->reset = true;
+			continue;
+		}
+		if (strcmp(a, "--backend") == 0)
+			dst = &o->backend;
+		else if (strcmp(a, "--leaf") == 0)
+			dst = &o->leaf;
+		else if (strcmp(a, "--lan-net") == 0)
+			dst = &o->lan_net;
+		else if (strcmp(a, "--mtu") == 0)
+			dst = &o->mtu;
+		else if (strcmp(a, "--iptables") == 0)
+			dst = &o->iptables;
+		else if (strcmp(a, "-c") == 0)
+			dst = &o->file;
+		if (dst) {
+			if (i + 1 >= argc) {
+				fprintf(stderr, "fairway nat: %s needs a value\n", a);
+				return -1;
+			}
+			*dst = argv[++i];
+			continue;
+		}
+		if (a[0] == '-' && a[1] != '\0') {
+			fprintf(stderr, "fairway nat: unknown option %s (see fairway nat help)\n", a);
+			return -1;
+		}
+		if (o->verb == NULL) {
+			o->verb = a;
+		} else if (o->file == NULL) {
+			o->file = a;
+		} else {
+			fprintf(stderr, "fairway nat: unexpected argument %s\n", a);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Diagnostics not printed yet, as "file:line: level: message". */
+static void print_diags(const struct policy *p, size_t *done)
+{
+	static const char *const lv[] = { "error", "warning", "note" };
+
+	for (; *done < p->n_diags; (*done)++) {
+		const struct policy_diag *d = &p->diags[*done];
+
+		if (d->line > 0)
+			fprintf(stderr, "%s:%d: %s: %s\n", p->file, d->line, lv[d->level], d->msg);
+		else
+			fprintf(stderr, "%s: %s: %s\n", p->file, lv[d->level], d->msg);
+	}
+}
+
+/* Command-line overrides of the file's [nat] settings. */
+static int apply_overrides(struct policy *p, const struct opts *o)
+{
+	if (o->backend) {
+		if (strcmp(o->backend, "nft") == 0)
+			p->nat.backend = POLICY_BACKEND_NFT;
+		else if (strcmp(o->backend, "iptables") == 0)
+			p->nat.backend = POLICY_BACKEND_IPTABLES;
+		else {
+			fprintf(stderr, "fairway nat: --backend: expected nft or iptables, got %s\n", o->backend);
+			return -1;
+		}
+	}
+	if (o->leaf && policy_leaf_parse(o->leaf, &p->nat.leaf) != 0) {
+		fprintf(stderr, "fairway nat: --leaf: expected fq_codel, cake, sfq or pfifo, got %s\n", o->leaf);
+		return -1;
+	}
+	if (o->iptables) {
+		if (strlen(o->iptables) >= sizeof(p->nat.iptables) || strpbrk(o->iptables, " \t;|&$`")) {
+			fprintf(stderr, "fairway nat: --iptables: expected a command name\n");
+			return -1;
+		}
+		snprintf(p->nat.iptables, sizeof(p->nat.iptables), "%s", o->iptables);
+	}
+	if (o->mtu) {
+		char *end;
+		unsigned long m = strtoul(o->mtu, &end, 10);
+
+		if (*end || m < 68 || m > 65535) {
+			fprintf(stderr, "fairway nat: --mtu: expected 68..65535, got %s\n", o->mtu);
+			return -1;
+		}
+		p->nat.mtu = (unsigned)m;
+	}
+	if (o->lan_net) {
+		unsigned a, b, c, d, pl;
+		char tail;
+
+		if (sscanf(o->lan_net, "%u.%u.%u.%u/%u%c", &a, &b, &c, &d, &pl, &tail) != 5 ||
+		    a > 255 || b > 255 || c > 255 || d > 255 || pl < 8 || pl > 30) {
+			fprintf(stderr, "fairway nat: --lan-net: expected the router's LAN address like "
+			        "192.168.1.1/24, got %s\n", o->lan_net);
+			return -1;
+		}
+		p->nat.lan_ip = a << 24 | b << 16 | c << 8 | d;
+		p->nat.lan_prefix = pl;
+		p->nat.lan_set = true;
+	}
+	return 0;
+}
+
+static const char *default_file(void)
+{
+	FILE *f = fopen(DEFAULT_POLICY, "r");
+
+	if (f) {
+		fclose(f);
+		return DEFAULT_POLICY;
+	}
+	return DEFAULT_FAIRNAT;
+}
+
+int cmd_nat(int argc, char **argv)
+{
+	struct opts o = { 0 };
+	struct policy p;
+	struct policy_rates r = { 0 };
+	struct nat_env env = { 0 };
+	struct nat_buf sum = { 0 }, fw = { 0 }, tc = { 0 };
+	bool apply;
+	size_t shown = 0;
+	int rc, ret = EXIT_OK;
+
+	log_init();
+	if (parse_args(argc, argv, &o) != 0)
+		return EXIT_USAGE;
+	if (o.verb == NULL || strcmp(o.verb, "help") == 0 || strcmp(o.verb, "--help") == 0) {
+		fputs(usage, o.verb ? stdout : stderr);
+		return o.verb ? EXIT_OK : EXIT_USAGE;
+	}
+	if (strcmp(o.verb, "version") == 0) {
+		printf("fairway nat %s (reads Fair NAT 0.80 fairnat.config)\n", FAIRWAY_VERSION);
+		return EXIT_OK;
+	}
+	if (strcmp(o.verb, "start") != 0 && strcmp(o.verb, "stop") != 0 && strcmp(o.verb, "info") != 0) {
+		fprintf(stderr, "fairway nat: unknown command \"%s\" (start, stop, info, version, help)\n", o.verb);
+		return EXIT_USAGE;
+	}
+	if (o.file == NULL)
+		o.file = default_file();
+	rc = policy_load(&p, o.file);
+	print_diags(&p, &shown);
+	if (rc == -ENOMEM) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	if (rc != 0) {
+		fprintf(stderr, "fairway nat: %s: not applied (%zu error%s); nothing was changed\n", o.file,
+		        p.n_errors, p.n_errors == 1 ? "" : "s");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (!p.has_nat) {
+		fprintf(stderr, "%s: no [nat] section: nothing for the router plane to do\n", o.file);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (apply_overrides(&p, &o) != 0) {
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (strcmp(o.verb, "stop") == 0) {
+		rc = nat_stop(&p, o.dry_run, stdout);
+		ret = rc ? EXIT_RUNTIME : EXIT_OK;
+		goto out;
+	}
+	apply = strcmp(o.verb, "start") == 0 && !o.dry_run;
+	env.reset = o.reset;
+	if ((p.nat.features & POLICY_F_RESET) && !o.reset)
+		log_info("%s: RESET is in FEATURES but fairway never flushes rules it did not write; "
+		         "pass --reset to flush the whole firewall as Fair NAT did", o.file);
+	/* the LAN network: the file / --lan-net, else the kernel */
+	if (!p.nat.lan_set || apply) {
+		uint32_t ip;
+		unsigned pl;
+
+		rc = nat_read_lan(p.nat.dev_lan, &ip, &pl);
+		if (rc == -ENODEV) {
+			fprintf(stderr, "%s: DEV_LAN %s: no such device on this machine%s\n", o.file,
+			        p.nat.dev_lan, o.dry_run || !apply ? " (for a dry run elsewhere, pass "
+			        "--lan-net ROUTER_ADDR/PREFIX)" : "");
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (rc != 0) {
+			fprintf(stderr, "%s: DEV_LAN %s has no IPv4 address: users are addressed inside its "
+			        "subnet\n", o.file, p.nat.dev_lan);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (!p.nat.lan_set) {
+			p.nat.lan_ip = ip;
+			p.nat.lan_prefix = pl;
+		}
+	}
+	if (policy_resolve_lan(&p, p.nat.lan_ip, p.nat.lan_prefix) != 0) {
+		print_diags(&p, &shown);
+		fprintf(stderr, "fairway nat: %s: not applied; nothing was changed\n", o.file);
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	/* MTU: every class's quantum, as in the original */
+	env.mtu = p.nat.mtu;
+	if (env.mtu == 0 || apply) {
+		unsigned m;
+
+		rc = nat_read_mtu(p.nat.dev_net, &m);
+		if (rc == 0 && env.mtu == 0)
+			env.mtu = m;
+		if (rc != 0 && apply) {
+			fprintf(stderr, "%s: DEV_NET %s: no such device\n", o.file, p.nat.dev_net);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+		if (env.mtu == 0)
+			env.mtu = 1500;
+	}
+	if (policy_compute(&p, POLICY_PLANE_ROUTER, &r) != 0) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	nat_render_summary(&p, &r, &env, &sum);
+	if (strcmp(o.verb, "info") == 0) {
+		fputs(sum.s ? sum.s : "", stdout);
+		if (!o.dry_run)
+			nat_print_counters(&p, &r, stdout);
+		goto out;
+	}
+	if (o.dry_run) {
+		if (p.nat.backend == POLICY_BACKEND_NFT)
+			nat_render_nft(&p, &r, &env, &fw);
+		else
+			nat_render_iptables(&p, &r, &env, &fw);
+		nat_render_tc(&p, &r, &env, &tc);
+		if (sum.err || fw.err || tc.err) {
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+		printf("%s", sum.s);
+		printf("### %s\n%s", p.nat.backend == POLICY_BACKEND_NFT ? "nft -f -" :
+		       (o.reset ? "iptables-restore" : "iptables-restore --noflush"), fw.s);
+		printf("### tc -batch -  (after \"tc qdisc del dev DEV root\" when a previous fairway "
+		       "tree is there)\n%s", tc.s ? tc.s : "");
+		if (p.nat.features & POLICY_F_PROC)
+			printf("### PROC: echo 1 > /proc/sys/net/ipv4/ip_forward\n");
+		goto out;
+	}
+	rc = nat_apply(&p, &r, &env);
+	if (rc == -EEXIST || rc == -ENODEV)
+		ret = EXIT_USAGE;
+	else if (rc != 0)
+		ret = EXIT_RUNTIME;
+	else
+		log_info("started: %zu users on %s (up) and %s (down)", p.n_users, p.nat.dev_net,
+		         p.nat.dev_lan);
+out:
+	nat_buf_free(&sum);
+	nat_buf_free(&fw);
+	nat_buf_free(&tc);
+	policy_rates_free(&r);
+	policy_free(&p);
+	return ret;
+}

@@ -1,0 +1,88 @@
+/* nat — the router plane: a policy rendered into an nftables (or
+ * iptables-restore) script and a `tc -batch` script, and applied.
+ *
+ * What it builds (fairnat.md §2, §3), on DEV_NET (upload) and DEV_LAN
+ * (download):
+ *
+ *   qdisc 1: htb default 3
+ *   class 1:2  htb rate DEV_RATE                 the device
+ *    ├─ class 1:3  prio 5                        router + unknown hosts
+ *    └─ class 1:1                                all users
+ *         └─ class 1:<MARK>  rate/ceil per user  MARK = first octet × 10
+ *              └─ bands: PRIO+SFQ (leaf sfq, the original), or HTB children
+ *                 1:<MARK+1..3> interactive/normal/bulk (+4 P2P) with
+ *                 fq_codel, cake or pfifo leaves (fairway's tree)
+ *
+ * Packets are steered with no tc filter: the firewall sets skb->priority
+ * to the class id (nft `meta priority set 1:21`, iptables `CLASSIFY`),
+ * which HTB follows. Fair NAT's TOS rules set the DSCP that picks the band.
+ *
+ * The render functions are pure (text out). nat_apply/nat_stop/nat_info run
+ * `nft`, `iptables-restore`, `tc` and `ip`; they touch only fairway's own
+ * table (or FAIRWAY_* chains and the jumps to them) and the root qdiscs of
+ * the two devices. */
+#ifndef FAIRWAY_NAT_H
+#define FAIRWAY_NAT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "policy.h"
+
+/* A growing text buffer; err is set (-ENOMEM) instead of failing each call. */
+struct nat_buf {
+	char *s;
+	size_t len, cap;
+	int err;
+};
+
+void nat_buf_free(struct nat_buf *b);
+void nat_buf_printf(struct nat_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* What the kernel told us (or the command line overrode). */
+struct nat_env {
+	unsigned mtu;              /* DEV_NET's MTU: every class's quantum */
+	bool reset;                /* --reset: honour Fair NAT's RESET */
+	/* iptables only: the jumps from the built-in chains already exist
+	 * (so a second start does not add them twice). Bits: NAT_JUMP_* */
+	unsigned jumps_present;
+};
+
+enum {
+	NAT_JUMP_MANGLE_PRE = 1, NAT_JUMP_MANGLE_FWD = 2,
+	NAT_JUMP_NAT_PRE = 4, NAT_JUMP_NAT_POST = 8,
+};
+
+/* The nft table name: the prefix in lower case ("fairway", "fairnat"). */
+void nat_table_name(const struct policy *p, char *out, size_t len);
+
+/* Renderers. p must be resolved (policy_resolve_lan); r from
+ * policy_compute(p, POLICY_PLANE_ROUTER). 0 or -ENOMEM. */
+int nat_render_nft(const struct policy *p, const struct policy_rates *r,
+                   const struct nat_env *env, struct nat_buf *out);
+int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
+                        const struct nat_env *env, struct nat_buf *out);
+int nat_render_tc(const struct policy *p, const struct policy_rates *r,
+                  const struct nat_env *env, struct nat_buf *out);
+/* The human summary `info` and `--dry-run` start with. */
+int nat_render_summary(const struct policy *p, const struct policy_rates *r,
+                       const struct nat_env *env, struct nat_buf *out);
+
+/* Kernel side. Messages go to the log; return 0, -errno. */
+
+/* The LAN device's first IPv4 address and prefix (`ip -j addr show DEV`).
+ * -ENODEV when the device does not exist, -EADDRNOTAVAIL without IPv4. */
+int nat_read_lan(const char *dev, uint32_t *ip, unsigned *prefix);
+/* A device's MTU (`ip -j link show DEV`), -ENODEV. */
+int nat_read_mtu(const char *dev, unsigned *mtu);
+
+/* start: tc trees first (rolled back to the previous state on failure),
+ * then the firewall in one transaction (tc rolled back if it fails). */
+int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_env *env);
+/* stop: our table / chains and jumps, and our root qdiscs. Idempotent. */
+int nat_stop(const struct policy *p, bool dry_run, FILE *out);
+/* info: live per-user counters from tc and nft, printed to out. */
+int nat_print_counters(const struct policy *p, const struct policy_rates *r, FILE *out);
+
+#endif
