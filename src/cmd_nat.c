@@ -102,16 +102,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 /* Diagnostics not printed yet, as "file:line: level: message". */
 static void print_diags(const struct policy *p, size_t *done)
 {
-	static const char *const lv[] = { "error", "warning", "note" };
+	char line[POLICY_PATH_MAX + POLICY_MSG_MAX + 32];
 
-	for (; *done < p->n_diags; (*done)++) {
-		const struct policy_diag *d = &p->diags[*done];
-
-		if (d->line > 0)
-			fprintf(stderr, "%s:%d: %s: %s\n", p->file, d->line, lv[d->level], d->msg);
-		else
-			fprintf(stderr, "%s: %s: %s\n", p->file, lv[d->level], d->msg);
-	}
+	for (; *done < p->n_diags; (*done)++)
+		fprintf(stderr, "%s\n", policy_diag_str(p, &p->diags[*done], line, sizeof(line)));
 }
 
 /* Command-line overrides of the file's [nat] settings. */

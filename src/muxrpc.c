@@ -874,12 +874,26 @@ static int on_new_request(struct mrpc *m, struct psc_packet *pkt)
 	json_t *body = NULL, *name, *args, *type;
 	struct mrpc_stream *s;
 	char *msg = NULL, logname[65];
+	json_error_t jerr;
 	int rc = 0;
 
-	if (psc_type(pkt) == PSC_JSON && pkt->body != NULL)
-		body = json_loadb((const char *)pkt->body, pkt->len, 0, NULL);
-	if (!json_is_object(body)) {
+	if (psc_type(pkt) != PSC_JSON || pkt->body == NULL) {
+		/* Binary or text on an unknown number: a late item of a stream
+		 * that is already gone. */
 		log_debug("muxrpc: req %d: first packet is not a request, ignored", (int)req);
+		goto out;
+	}
+	body = json_loadb((const char *)pkt->body, pkt->len, JSON_DECODE_ANY, &jerr);
+	if (body == NULL) {
+		/* JS hangs up on a request it cannot parse; answering is not
+		 * possible (the caller's intent is unknown) and ignoring it leaves
+		 * the caller waiting forever. */
+		log_warn("muxrpc: req %d: request is not valid JSON (%s)", (int)req, jerr.text);
+		rc = -EPROTO;
+		goto out;
+	}
+	if (!json_is_object(body)) {
+		rc = reject_args(m, req, stream, want, body);
 		goto out;
 	}
 	name = json_object_get(body, "name");

@@ -93,6 +93,12 @@ void policy_init(struct policy *p, enum policy_format fmt)
 	snprintf(p->portal.listen, sizeof(p->portal.listen), "127.0.0.1:8008");
 	p->portal.privacy = POLICY_PRIVACY_COMMUNITY;
 	p->portal.guest = true;
+	/* the same defaults as `fairway portal` without a file */
+	p->portal.conns_per_ip = 128;
+	p->portal.pending_handshakes = 512;
+	p->portal.tunnels_per_peer = 256;
+	p->portal.idle_timeout_ms = 600000;
+	p->portal.handshake_timeout_ms = 15000;
 	if (fmt == POLICY_FMT_FAIRNAT) {
 		/* Fair NAT 0.80 configure() defaults; FEATURES is resolved after
 		 * reading (quirk Q1). Rates are kbit in 1024 units: 128 kbit =
@@ -112,6 +118,18 @@ void policy_init(struct policy *p, enum policy_format fmt)
 	}
 }
 
+const char *policy_diag_str(const struct policy *p, const struct policy_diag *d,
+                            char *buf, size_t len)
+{
+	static const char *const lv[] = { "error", "warning", "note" };
+
+	if (d->line > 0)
+		snprintf(buf, len, "%s:%d: %s: %s", p->file, d->line, lv[d->level], d->msg);
+	else
+		snprintf(buf, len, "%s: %s: %s", p->file, lv[d->level], d->msg);
+	return buf;
+}
+
 void policy_free(struct policy *p)
 {
 	for (size_t i = 0; i < p->n_users; i++) {
@@ -120,6 +138,13 @@ void policy_free(struct policy *p)
 		free(p->users[i].ids);
 		free(p->users[i].addrs);
 	}
+	for (size_t i = 0; i < p->portal.n_deny; i++)
+		free(p->portal.deny[i]);
+	free(p->portal.deny);
+	free(p->portal.deny_lines);
+	p->portal.deny = NULL;
+	p->portal.deny_lines = NULL;
+	p->portal.n_deny = 0;
 	free(p->users);
 	free(p->fwds);
 	free(p->diags);
@@ -528,7 +553,8 @@ enum gkey {
 	K_RATE_UP, K_RATE_DOWN, K_SUB, K_LOCAL, K_BORROW, K_CEIL_UP, K_CEIL_DOWN,
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
-	K_LISTEN, K_PRIVACY, K_GUEST, K__COUNT
+	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -550,8 +576,36 @@ static const struct {
 	[K_P2P] = { "p2p-demote-bytes", S_NAT }, [K_LAN_NET] = { "lan-net", S_NAT },
 	[K_MTU] = { "mtu", S_NAT }, [K_IPTABLES] = { "iptables", S_NAT }, [K_TC] = { "tc", S_NAT },
 	[K_LISTEN] = { "listen", S_PORTAL }, [K_PRIVACY] = { "privacy", S_PORTAL },
-	[K_GUEST] = { "guest", S_PORTAL },
+	[K_GUEST] = { "guest", S_PORTAL }, [K_NAME] = { "name", S_PORTAL },
+	[K_CONNS_PER_IP] = { "max-conns-per-ip", S_PORTAL },
+	[K_PENDING] = { "max-pending-handshakes", S_PORTAL },
+	[K_TUNNELS_PER_PEER] = { "max-tunnels-per-peer", S_PORTAL },
+	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
+	[K_MULTIHOP] = { "allow-multihop", S_PORTAL },
 };
+
+/* "600s", "15000ms", "10min", or bare milliseconds. */
+static bool parse_duration_ms(const char *s, unsigned *out)
+{
+	static const struct { const char *unit; uint64_t ms; } units[] = {
+		{ "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "", 1 },
+	};
+	char num[24];
+	size_t n = strspn(s, "0123456789");
+	uint64_t v;
+
+	if (n == 0 || n >= sizeof(num))
+		return false;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (strcmp(s + n, units[i].unit) == 0 && parse_uint(num, UINT32_MAX, &v) &&
+		    v * units[i].ms <= UINT32_MAX) {
+			*out = (unsigned)(v * units[i].ms);
+			return true;
+		}
+	return false;
+}
 
 struct ini_ctx {
 	struct policy *p;
@@ -629,6 +683,35 @@ static int set_percent(struct ini_ctx *c, const char *key, const char *val, unsi
 	}
 	*dst = (unsigned)v;
 	return 0;
+}
+
+/* deny = @id, repeatable: refused right after the handshake. */
+static void ini_deny(struct ini_ctx *c, const char *val)
+{
+	struct policy_portal *pp = &c->p->portal;
+	char **ids;
+	int *lines;
+
+	if (!valid_id(val)) {
+		perr(c->p, c->cur_line, "deny: expected an SSB identity @<base64 of 32 bytes>.ed25519, got \"%s\"", val);
+		return;
+	}
+	for (size_t i = 0; i < pp->n_deny; i++)
+		if (strcmp(pp->deny[i], val) == 0) {
+			perr(c->p, c->cur_line, "deny: %s is already denied at line %d", val, pp->deny_lines[i]);
+			return;
+		}
+	ids = realloc(pp->deny, (pp->n_deny + 1) * sizeof(*ids));
+	if (ids != NULL)
+		pp->deny = ids;
+	lines = realloc(pp->deny_lines, (pp->n_deny + 1) * sizeof(*lines));
+	if (lines != NULL)
+		pp->deny_lines = lines;
+	if (ids == NULL || lines == NULL || (pp->deny[pp->n_deny] = strdup(val)) == NULL) {
+		c->nomem = true;
+		return;
+	}
+	pp->deny_lines[pp->n_deny++] = c->cur_line;
 }
 
 static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, const char *val)
@@ -792,6 +875,39 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 		else
 			perr(p, c->cur_line, "privacy: expected open, community or restricted, got \"%s\"", val);
 		break;
+	case K_NAME:
+		if (*val == '\0' || strlen(val) >= sizeof(p->portal.name))
+			perr(p, c->cur_line, "name: expected 1..%zu characters", sizeof(p->portal.name) - 1);
+		else
+			snprintf(p->portal.name, sizeof(p->portal.name), "%s", val);
+		break;
+	case K_CONNS_PER_IP:
+	case K_PENDING:
+	case K_TUNNELS_PER_PEER: {
+		unsigned *dst = k == K_CONNS_PER_IP ? &p->portal.conns_per_ip
+		              : k == K_PENDING ? &p->portal.pending_handshakes
+		                               : &p->portal.tunnels_per_peer;
+
+		if (!parse_uint(val, 100000000, &v))
+			perr(p, c->cur_line, "%s: expected a count (0 = no limit), got \"%s\"", name, val);
+		else
+			*dst = (unsigned)v;
+		break;
+	}
+	case K_IDLE:
+	case K_HANDSHAKE:
+		if (!parse_duration_ms(val, k == K_IDLE ? &p->portal.idle_timeout_ms
+		                                        : &p->portal.handshake_timeout_ms) ||
+		    (k == K_HANDSHAKE && p->portal.handshake_timeout_ms == 0))
+			perr(p, c->cur_line, "%s: expected a duration like 15s, 500ms or 10min%s, got \"%s\"",
+			     name, k == K_IDLE ? " (0 = never)" : "", val);
+		break;
+	case K_MULTIHOP:
+		if (!parse_bool(val, &b))
+			perr(p, c->cur_line, "%s: expected yes or no, got \"%s\"", name, val);
+		else
+			p->portal.allow_multihop = b;
+		break;
 	case K__COUNT:
 		break;
 	}
@@ -942,7 +1058,10 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		if (c->cur_user >= 0)
 			ini_user(c, name, value);
 	} else if (strcmp(section, "portal") == 0) {
-		ini_global(c, S_PORTAL, name, value);
+		if (strcmp(name, "deny") == 0)
+			ini_deny(c, value);
+		else
+			ini_global(c, S_PORTAL, name, value);
 	} else if (strcmp(section, "nat") == 0) {
 		ini_global(c, S_NAT, name, value);
 	} else if (*section == '\0') {

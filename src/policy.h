@@ -135,8 +135,16 @@ struct policy_nat {
 
 struct policy_portal {
 	char listen[POLICY_PATH_MAX];
+	char name[POLICY_NAME_MAX];  /* room name in room.metadata ("" = default) */
 	enum policy_privacy privacy;
 	bool guest;                  /* peers in no user share a guest class */
+	char **deny;                 /* "@…=.ed25519" refused after the handshake; owned */
+	size_t n_deny;
+	int *deny_lines;
+	/* limits (0 = none) and timeouts, in milliseconds */
+	unsigned conns_per_ip, pending_handshakes, tunnels_per_peer;
+	unsigned idle_timeout_ms, handshake_timeout_ms;
+	bool allow_multihop;
 };
 
 struct policy {
@@ -153,6 +161,10 @@ struct policy {
 	struct policy_diag *diags;
 	size_t n_diags, n_errors;
 };
+
+/* "file:line: level: message" (or "file: level: message") into buf. */
+const char *policy_diag_str(const struct policy *p, const struct policy_diag *d,
+                            char *buf, size_t len);
 
 /* Defaults: fairway's (POLICY_FMT_FAIRWAY) or Fair NAT 0.80's script
  * defaults (POLICY_FMT_FAIRNAT). */

@@ -64,11 +64,14 @@ static void gping_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 	struct gping *g = ud;
 
 	if (g->asked_at != 0) {
+		/* The answer to our ask: now it is the peer's turn, in timeout
+		 * ms. If it only answers (go-ssb-room) we ask again after two. */
 		log_debug("gossip.ping: round trip %lld ms", (long long)(rpc_now_ms() - g->asked_at));
 		g->asked_at = 0;
-	} else {
-		mrpc_stream_send_json(s, json_integer(rpc_now_ms()));
+		uv_timer_start(&g->timer, gping_timer_cb, 2 * (uint64_t)g->timeout_ms, 0);
+		return;
 	}
+	mrpc_stream_send_json(s, json_integer(rpc_now_ms()));
 	uv_timer_start(&g->timer, gping_timer_cb, (uint64_t)g->timeout_ms, 0);
 }
 

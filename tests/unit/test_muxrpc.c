@@ -767,18 +767,23 @@ static void test_ignored_packets(void **state)
 	assert_int_equal(feeds(b, 0x02, INT32_MIN, "1"), 0);
 	assert_int_equal(feeds(b, 0x0e, 5, "true"), 0);                            /* late END */
 	assert_int_equal(feeds(b, 0x06, 5, "{}"), 0);
-	assert_int_equal(feeds(b, 0x02, 6, "42"), 0);                              /* not a request */
-	assert_int_equal(feeds(b, 0x02, 6, "[1,2]"), 0);
-	assert_int_equal(feeds(b, 0x02, 6, "{\"name\":"), 0);                      /* bad JSON */
-	assert_int_equal(feeds(b, 0x0a, 7, "\"hello\""), 0);
 	assert_int_equal(feeds(b, 0x09, 7, "{\"name\":\"whoami\",\"args\":[]}"), 0); /* type 1 */
 	assert_int_equal(feeds(b, 0x08, 7, "\x01\x02"), 0);
-	assert_int_equal(feed(b, 0x02, 8, "{\"name\":\"who\0ami\",\"args\":[]}", 29), 0);
 	assert_int_equal(b->w.npkt, 0);
 	assert_int_equal(mrpc_open_count(b->m), 0);
-	/* type 3 is the one fatal case */
+	/* JSON that is not an object is answered as JS does */
+	assert_int_equal(feeds(b, 0x02, 6, "42"), 0);
+	assert_int_equal(b->w.npkt, 1);
+	assert_int_equal(feeds(b, 0x02, 10, "[1,2]"), 0);
+	assert_int_equal(b->w.npkt, 2);
+	/* a request that does not parse ends the session, as in JS */
+	assert_int_equal(feeds(b, 0x02, 11, "{\"name\":"), -EPROTO);
+	assert_int_equal(feed(b, 0x02, 12, "{\"name\":\"who\0ami\",\"args\":[]}", 29), -EPROTO);
+	assert_int_equal(b->w.npkt, 2);
+	/* so is body type 3 */
 	assert_int_equal(feeds(b, 0x03, 9, "x"), -EPROTO);
-	assert_int_equal(b->w.npkt, 0);
+	assert_int_equal(b->w.npkt, 2);
+	b->w.npkt = 0;
 
 	/* a held async call: repeat packets on its req are ignored */
 	assert_int_equal(feeds(b, 0x02, 20, "{\"name\":[\"test\",\"hold\"],\"args\":[]}"), 0);
