@@ -1,4 +1,9 @@
-/* fairway portal — run a room/relay on HOST:PORT until SIGINT or SIGTERM. */
+/* fairway portal — run a room/relay until SIGINT, SIGTERM or `fairway stop`.
+ *
+ * Settings come from defaults, then the policy file (-c FILE, its [portal]
+ * section and its users' identities as members), then the command line,
+ * which wins. `fairway reload` re-reads the file; a file with errors is
+ * refused and the running settings stay. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,15 +16,192 @@
 #include "cmd.h"
 #include "ctl.h"
 #include "log.h"
+#include "policy.h"
 #include "portal.h"
+
+/* Everything a portal is configured with, owned here. */
+struct settings {
+	char listen[POLICY_PATH_MAX];
+	char name[POLICY_NAME_MAX];
+	enum portal_privacy privacy;
+	struct portal_limits limits;
+	unsigned handshake_ms;
+	uint8_t (*members)[32], (*denied)[32];
+	size_t n_members, n_denied;
+};
+
+/* What the command line said, applied over the file. */
+struct overrides {
+	const char *listen, *name;
+	bool privacy_set;
+	enum portal_privacy privacy;
+	bool conns_set, pending_set, tunnels_set, idle_set, hs_set, multihop;
+	struct portal_limits limits;
+	unsigned handshake_ms;
+	uint8_t (*members)[32], (*denied)[32];
+	size_t n_members, n_denied;
+};
 
 struct portal_run {
 	struct portal *portal;
 	struct ctl *ctl;
+	const char *policy_path;
+	const struct overrides *ov;
+	struct settings cur;
 	uv_signal_t sigint, sigterm;
 	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
 	bool stopping;
 };
+
+static void settings_free(struct settings *s)
+{
+	free(s->members);
+	free(s->denied);
+	s->members = s->denied = NULL;
+	s->n_members = s->n_denied = 0;
+}
+
+static int add_key(uint8_t (**list)[32], size_t *n, const uint8_t pk[32])
+{
+	uint8_t (*grown)[32];
+
+	for (size_t i = 0; i < *n; i++)
+		if (memcmp((*list)[i], pk, 32) == 0)
+			return 0;
+	grown = realloc(*list, (*n + 1) * 32);
+	if (grown == NULL)
+		return -1;
+	memcpy(grown[*n], pk, 32);
+	*list = grown;
+	(*n)++;
+	return 0;
+}
+
+static void settings_defaults(struct settings *s)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->listen, sizeof(s->listen), "127.0.0.1:8008");
+	s->privacy = PORTAL_OPEN;
+	/* Limits a public relay can live with; 0 turns one off. */
+	s->limits = (struct portal_limits){
+		.conns_per_ip = 128, .pending_handshakes = 512, .tunnels_per_peer = 256,
+		.idle_timeout_ms = 600000,
+	};
+}
+
+/* Reads the policy file into s. Diagnostics go to errs (one per line),
+ * or to the log when errs is NULL. Returns 0, or -1 when the file has
+ * errors (s is then unchanged). */
+static int settings_from_policy(struct settings *s, const char *path, char *errs, size_t errlen)
+{
+	struct policy pol;
+	struct settings n = *s;
+	char line[POLICY_PATH_MAX + POLICY_MSG_MAX + 32];
+	size_t used = 0;
+	uint8_t pk[32];
+	int rc = policy_load(&pol, path);
+
+	n.members = n.denied = NULL;
+	n.n_members = n.n_denied = 0;
+	if (rc == 0 && pol.format != POLICY_FMT_FAIRWAY) {
+		snprintf(line, sizeof(line), "%s: this is a Fair NAT config (for `fairway nat`), "
+		         "not a portal policy ([portal] and [user NAME] sections)", path);
+		rc = -1;
+	} else {
+		line[0] = '\0';
+	}
+	for (size_t i = 0; i < pol.n_diags; i++) {
+		policy_diag_str(&pol, &pol.diags[i], line, sizeof(line));
+		if (errs != NULL && pol.diags[i].level == POLICY_ERROR)
+			used += (size_t)snprintf(errs + used, used < errlen ? errlen - used : 0, "%s\n", line);
+		else if (errs == NULL)
+			fprintf(stderr, "%s\n", line);
+		else
+			log_warn("%s", line);
+	}
+	if (rc != 0 && pol.n_diags == 0 && line[0] != '\0') {
+		if (errs != NULL)
+			snprintf(errs, errlen, "%s", line);
+		else
+			fprintf(stderr, "%s\n", line);
+	}
+	if (rc != 0)
+		goto out;
+	if (pol.portal.listen[0] != '\0')
+		snprintf(n.listen, sizeof(n.listen), "%s", pol.portal.listen);
+	snprintf(n.name, sizeof(n.name), "%s", pol.portal.name);
+	n.privacy = pol.portal.privacy == POLICY_PRIVACY_RESTRICTED ? PORTAL_RESTRICTED
+	          : pol.portal.privacy == POLICY_PRIVACY_COMMUNITY ? PORTAL_COMMUNITY
+	                                                           : PORTAL_OPEN;
+	n.limits.conns_per_ip = pol.portal.conns_per_ip;
+	n.limits.pending_handshakes = pol.portal.pending_handshakes;
+	n.limits.tunnels_per_peer = pol.portal.tunnels_per_peer;
+	n.limits.idle_timeout_ms = pol.portal.idle_timeout_ms;
+	n.limits.allow_multihop = pol.portal.allow_multihop;
+	n.handshake_ms = pol.portal.handshake_timeout_ms;
+	/* Members are the identities of the policy's users. */
+	for (size_t u = 0; u < pol.n_users && rc == 0; u++)
+		for (size_t i = 0; i < pol.users[u].n_ids && rc == 0; i++)
+			if (keys_id_parse(pol.users[u].ids[i], strlen(pol.users[u].ids[i]), pk) != 0 ||
+			    add_key(&n.members, &n.n_members, pk) != 0)
+				rc = -1;
+	for (size_t i = 0; i < pol.portal.n_deny && rc == 0; i++)
+		if (keys_id_parse(pol.portal.deny[i], strlen(pol.portal.deny[i]), pk) != 0 ||
+		    add_key(&n.denied, &n.n_denied, pk) != 0)
+			rc = -1;
+	if (rc != 0) {
+		settings_free(&n);
+		goto out;
+	}
+	settings_free(s);
+	*s = n;
+out:
+	policy_free(&pol);
+	return rc == 0 ? 0 : -1;
+}
+
+static int settings_override(struct settings *s, const struct overrides *o)
+{
+	if (o->listen != NULL)
+		snprintf(s->listen, sizeof(s->listen), "%s", o->listen);
+	if (o->name != NULL)
+		snprintf(s->name, sizeof(s->name), "%s", o->name);
+	if (o->privacy_set)
+		s->privacy = o->privacy;
+	if (o->conns_set)
+		s->limits.conns_per_ip = o->limits.conns_per_ip;
+	if (o->pending_set)
+		s->limits.pending_handshakes = o->limits.pending_handshakes;
+	if (o->tunnels_set)
+		s->limits.tunnels_per_peer = o->limits.tunnels_per_peer;
+	if (o->idle_set)
+		s->limits.idle_timeout_ms = o->limits.idle_timeout_ms;
+	if (o->multihop)
+		s->limits.allow_multihop = true;
+	if (o->hs_set)
+		s->handshake_ms = o->handshake_ms;
+	for (size_t i = 0; i < o->n_members; i++)
+		if (add_key(&s->members, &s->n_members, o->members[i]) != 0)
+			return -1;
+	for (size_t i = 0; i < o->n_denied; i++)
+		if (add_key(&s->denied, &s->n_denied, o->denied[i]) != 0)
+			return -1;
+	return 0;
+}
+
+static void settings_to_cfg(const struct settings *s, struct portal_cfg *cfg)
+{
+	cfg->name = s->name[0] != '\0' ? s->name : NULL;
+	cfg->privacy = s->privacy;
+	cfg->members = (const uint8_t (*)[32])s->members;
+	cfg->n_members = s->n_members;
+	cfg->denied = (const uint8_t (*)[32])s->denied;
+	cfg->n_denied = s->n_denied;
+	cfg->limits = s->limits;
+	cfg->handshake_timeout_ms = s->handshake_ms;
+}
+
+/* ---- control socket ---- */
 
 static void stop_all(struct portal_run *run)
 {
@@ -46,6 +228,35 @@ static void stop_soon_cb(uv_idle_t *h)
 	stop_all(h->data);
 }
 
+static json_t *reload(struct portal_run *run)
+{
+	struct settings next;
+	struct portal_cfg cfg = { 0 };
+	char errs[4096] = "";
+
+	if (run->policy_path == NULL)
+		return json_pack("{s:b,s:s}", "ok", 0, "error",
+		                 "this portal was started without a policy file (-c): nothing to reload");
+	settings_defaults(&next);
+	if (settings_from_policy(&next, run->policy_path, errs, sizeof(errs)) != 0 ||
+	    settings_override(&next, run->ov) != 0) {
+		settings_free(&next);
+		log_warn("reload of %s refused; the running policy stays", run->policy_path);
+		if (errs[0] != '\0' && errs[strlen(errs) - 1] == '\n')
+			errs[strlen(errs) - 1] = '\0';
+		return json_pack("{s:b,s:s}", "ok", 0, "error", errs[0] ? errs : "cannot read the policy");
+	}
+	if (strcmp(next.listen, run->cur.listen) != 0)
+		log_warn("reload: listen changed to %s; that takes a restart", next.listen);
+	settings_to_cfg(&next, &cfg);
+	portal_reconfigure(run->portal, &cfg);
+	settings_free(&run->cur);   /* the portal no longer points at them */
+	run->cur = next;
+	log_info("reloaded %s: privacy %s, %zu members, %zu denied", run->policy_path,
+	         portal_privacy_name(next.privacy), next.n_members, next.n_denied);
+	return json_pack("{s:b}", "ok", 1);
+}
+
 static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 {
 	struct portal_run *run = ud;
@@ -61,17 +272,44 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 		return json_pack("{s:b}", "ok", 1);
 	}
 	if (strcmp(cmd, "reload") == 0)
-		return json_pack("{s:b,s:s}", "ok", 0, "error",
-		                 "this portal was started without a policy file: nothing to reload");
+		return reload(run);
 	return NULL;
 }
 
-int cmd_portal(int argc, char **argv)
+/* ---- command line ---- */
+
+static int parse_count(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end != '\0' || end == s || v > 100000000) {
+		fprintf(stderr, "fairway portal: '%s' is not a number\n", s);
+		return EXIT_USAGE;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_id_opt(const char *opt, const char *s, uint8_t (**list)[32], size_t *n)
+{
+	uint8_t pk[32];
+
+	if (keys_id_parse(s, strlen(s), pk) != 0) {
+		fprintf(stderr, "fairway portal: --%s '%s' is not a feed id (@…=.ed25519)\n", opt, s);
+		return EXIT_USAGE;
+	}
+	return add_key(list, n, pk) == 0 ? 0 : EXIT_RUNTIME;
+}
+
+static int parse_args(int argc, char **argv, struct overrides *o, const char **secret,
+                      const char **caps, const char **policy, const char **ctl_path)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "caps", required_argument, NULL, 'k' },
+		{ "config", required_argument, NULL, 'c' },
 		{ "handshake-timeout", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "privacy", required_argument, NULL, 'P' },
@@ -85,115 +323,97 @@ int cmd_portal(int argc, char **argv)
 		{ "ctl", required_argument, NULL, 6 },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* Defaults a public relay can live with; 0 turns a limit off. */
-	struct portal_limits limits = {
-		.conns_per_ip = 128, .pending_handshakes = 512, .tunnels_per_peer = 256,
-		.idle_timeout_ms = 600000,
-	};
-	enum portal_privacy privacy = PORTAL_OPEN;
-	uint8_t (*members)[32] = NULL, (*denied)[32] = NULL;
-	size_t n_members = 0, n_denied = 0;
-	unsigned long v;
-	char *end;
-	const char *listen = "127.0.0.1:8008", *secret = NULL, *caps = NULL, *name = NULL;
-	const char *ctl_path = NULL;
-	char ctl_def[4096];
-	unsigned hs_ms = 0;
-	char host[256], err[256];
-	uint8_t net_key[32];
-	uint16_t port;
-	struct keys id;
-	struct portal_run run = { 0 };
-	uv_loop_t *loop = uv_default_loop();
-	int ch, rc;
+	int ch, rc = 0;
 
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while (rc == 0 && (ch = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (ch) {
-		case 'l': listen = optarg; break;
-		case 's': secret = optarg; break;
-		case 'k': caps = optarg; break;
-		case 'n': name = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 's': *secret = optarg; break;
+		case 'k': *caps = optarg; break;
+		case 'c': *policy = optarg; break;
+		case 'n': o->name = optarg; break;
+		case 6: *ctl_path = optarg; break;
+		case 5: o->multihop = true; break;
+		case 't':
+			rc = parse_count(optarg, &o->handshake_ms);
+			o->hs_set = true;
+			if (rc == 0 && o->handshake_ms == 0) {
+				fprintf(stderr, "fairway portal: --handshake-timeout wants milliseconds > 0\n");
+				rc = EXIT_USAGE;
+			}
+			break;
 		case 'P':
+			o->privacy_set = true;
 			if (strcmp(optarg, "open") == 0)
-				privacy = PORTAL_OPEN;
+				o->privacy = PORTAL_OPEN;
 			else if (strcmp(optarg, "community") == 0)
-				privacy = PORTAL_COMMUNITY;
+				o->privacy = PORTAL_COMMUNITY;
 			else if (strcmp(optarg, "restricted") == 0)
-				privacy = PORTAL_RESTRICTED;
+				o->privacy = PORTAL_RESTRICTED;
 			else {
 				fprintf(stderr, "fairway portal: --privacy is open, community or restricted\n");
 				rc = EXIT_USAGE;
-				goto out;
 			}
 			break;
-		case 'm':
-		case 'd': {
-			uint8_t (**list)[32] = ch == 'm' ? &members : &denied;
-			size_t *n = ch == 'm' ? &n_members : &n_denied;
-			uint8_t (*grown)[32] = realloc(*list, (*n + 1) * 32);
-
-			if (grown == NULL) {
-				rc = EXIT_RUNTIME;
-				goto out;
-			}
-			*list = grown;
-			if (keys_id_parse(optarg, strlen(optarg), grown[*n]) != 0) {
-				fprintf(stderr, "fairway portal: --%s '%s' is not a feed id (@…=.ed25519)\n",
-				        ch == 'm' ? "member" : "deny", optarg);
-				rc = EXIT_USAGE;
-				goto out;
-			}
-			(*n)++;
-			break;
-		}
-		case 1: case 2: case 3: case 4:
-			v = strtoul(optarg, &end, 10);
-			if (*end != '\0' || end == optarg || v > 100000000) {
-				fprintf(stderr, "fairway portal: '%s' is not a number\n", optarg);
-				rc = EXIT_USAGE;
-				goto out;
-			}
-			if (ch == 1) limits.conns_per_ip = (unsigned)v;
-			if (ch == 2) limits.pending_handshakes = (unsigned)v;
-			if (ch == 3) limits.tunnels_per_peer = (unsigned)v;
-			if (ch == 4) limits.idle_timeout_ms = (unsigned)v;
-			break;
-		case 5: limits.allow_multihop = true; break;
-		case 6: ctl_path = optarg; break;
-		case 't':
-			hs_ms = (unsigned)strtoul(optarg, NULL, 10);
-			if (hs_ms == 0) {
-				fprintf(stderr, "fairway portal: --handshake-timeout wants milliseconds > 0\n");
-				return EXIT_USAGE;
-			}
-			break;
-		default:
-			rc = EXIT_USAGE;
-			goto out;
+		case 'm': rc = parse_id_opt("member", optarg, &o->members, &o->n_members); break;
+		case 'd': rc = parse_id_opt("deny", optarg, &o->denied, &o->n_denied); break;
+		case 1: rc = parse_count(optarg, &o->limits.conns_per_ip); o->conns_set = true; break;
+		case 2: rc = parse_count(optarg, &o->limits.pending_handshakes); o->pending_set = true; break;
+		case 3: rc = parse_count(optarg, &o->limits.tunnels_per_peer); o->tunnels_set = true; break;
+		case 4: rc = parse_count(optarg, &o->limits.idle_timeout_ms); o->idle_set = true; break;
+		default: rc = EXIT_USAGE;
 		}
 	}
-	if (optind != argc) {
+	if (rc == 0 && optind != argc) {
 		fprintf(stderr, "fairway portal: unexpected argument '%s'\n", argv[optind]);
+		rc = EXIT_USAGE;
+	}
+	return rc;
+}
+
+int cmd_portal(int argc, char **argv)
+{
+	struct overrides ov = { 0 };
+	struct portal_run run = { .ov = &ov };
+	const char *secret = NULL, *caps = NULL, *ctl_path = NULL;
+	char host[256], err[256], ctl_def[4096];
+	uint8_t net_key[32];
+	uint16_t port;
+	struct keys id;
+	bool have_id = false;
+	uv_loop_t *loop = uv_default_loop();
+	struct portal_cfg cfg = { .loop = loop };
+	int rc;
+
+	settings_defaults(&run.cur);
+	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path);
+	if (rc != 0)
+		goto out;
+	if (run.policy_path != NULL &&
+	    settings_from_policy(&run.cur, run.policy_path, NULL, 0) != 0) {
 		rc = EXIT_USAGE;
 		goto out;
 	}
-	if ((rc = cli_parse_hostport(listen, host, sizeof(host), &port)) != 0 ||
+	if (settings_override(&run.cur, &ov) != 0) {
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if ((rc = cli_parse_hostport(run.cur.listen, host, sizeof(host), &port)) != 0 ||
 	    (rc = cli_parse_caps(caps, net_key)) != 0 ||
 	    (rc = cli_load_identity(secret, &id)) != 0)
 		goto out;
+	have_id = true;
 
-	struct portal_cfg cfg = {
-		.loop = loop, .id = &id, .net_key = net_key, .host = host, .port = port,
-		.handshake_timeout_ms = hs_ms, .name = name, .privacy = privacy,
-		.members = (const uint8_t (*)[32])members, .n_members = n_members,
-		.denied = (const uint8_t (*)[32])denied, .n_denied = n_denied, .limits = limits,
-	};
+	cfg.id = &id;
+	cfg.net_key = net_key;
+	cfg.host = host;
+	cfg.port = port;
+	settings_to_cfg(&run.cur, &cfg);
 	rc = portal_start(&cfg, &run.portal, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
 		uv_run(loop, UV_RUN_DEFAULT);
-		keys_wipe(&id);
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
@@ -210,7 +430,6 @@ int cmd_portal(int argc, char **argv)
 		portal_stop(run.portal);
 		uv_run(loop, UV_RUN_DEFAULT);
 		portal_free(run.portal);
-		keys_wipe(&id);
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
@@ -219,8 +438,10 @@ int cmd_portal(int argc, char **argv)
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
 	fflush(stdout);
-	log_info("portal listening on %s%s%s", portal_address(run.portal),
-	         run.ctl != NULL ? ", control socket " : "", run.ctl != NULL ? ctl_path : "");
+	log_info("portal listening on %s, privacy %s, %zu members%s%s",
+	         portal_address(run.portal), portal_privacy_name(run.cur.privacy),
+	         run.cur.n_members, run.ctl != NULL ? ", control socket " : "",
+	         run.ctl != NULL ? ctl_path : "");
 
 	uv_signal_init(loop, &run.sigint);
 	uv_signal_init(loop, &run.sigterm);
@@ -232,11 +453,13 @@ int cmd_portal(int argc, char **argv)
 	uv_run(loop, UV_RUN_DEFAULT);
 	portal_free(run.portal);
 	uv_loop_close(loop);
-	keys_wipe(&id);
 	log_info("portal stopped");
 	rc = EXIT_OK;
 out:
-	free(members);
-	free(denied);
+	if (have_id)
+		keys_wipe(&id);
+	settings_free(&run.cur);
+	free(ov.members);
+	free(ov.denied);
 	return rc;
 }

@@ -570,6 +570,42 @@ fail:
 	return rc;
 }
 
+void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
+{
+	struct portal_cfg *c = &p->cfg;
+
+	c->privacy = cfg->privacy;
+	c->name = cfg->name;
+	c->members = cfg->members;
+	c->n_members = cfg->n_members;
+	c->denied = cfg->denied;
+	c->n_denied = cfg->n_denied;
+	c->limits = cfg->limits;
+	if (cfg->handshake_timeout_ms != 0)
+		c->handshake_timeout_ms = cfg->handshake_timeout_ms;
+	if (p->listening) {
+		uv_timer_stop(&p->sweep);
+		if (c->limits.idle_timeout_ms != 0)
+			uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
+	}
+	for (struct peer *q = p->peers; q != NULL; q = q->next) {
+		const uint8_t *pk = conn_remote_pk(q->c);
+
+		if (conn_state(q->c) != CONN_OPEN)
+			continue;
+		q->member = key_in(c->members, c->n_members, pk);
+		if (key_in(c->denied, c->n_denied, pk)) {
+			p->counters.refused_denied++;
+			conn_close(q->c, "this key has been banned (policy reloaded)");
+		} else if (c->privacy == PORTAL_RESTRICTED && !q->member) {
+			p->counters.refused_not_member++;
+			conn_close(q->c, "access restricted to members (policy reloaded)");
+		} else if (c->privacy != PORTAL_OPEN && !q->member) {
+			attendant_remove(q);
+		}
+	}
+}
+
 const char *portal_address(const struct portal *p) { return p->address; }
 
 static json_t *portal_info_base(const struct portal *p);
