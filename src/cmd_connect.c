@@ -43,6 +43,8 @@ struct session_run {
 	uint64_t sent_at;
 	uv_timer_t tick;
 	uv_signal_t sigint, sigterm;
+	struct fwd_listener *listeners[16];
+	size_t nlisteners;
 };
 
 static void stop_run(struct session_run *r, int status)
@@ -55,6 +57,10 @@ static void stop_run(struct session_run *r, int status)
 	uv_close((uv_handle_t *)&r->tick, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
+	/* No session, nothing to forward to: stop accepting. */
+	for (size_t i = 0; i < r->nlisteners; i++)
+		fwd_listener_close(r->listeners[i]);
+	r->nlisteners = 0;
 	if (r->session != NULL)
 		conn_close(r->session, NULL);
 	else if (r->handle != NULL)
@@ -337,12 +343,13 @@ static void connect_ready(struct session_run *r)
 	char err[256];
 
 	for (size_t i = 0; i < nfwds; i++) {
-		if (fwd_listen(r->loop, fwds[i].host, fwds[i].port, fwds[i].service, &r->session, err,
-		               sizeof(err)) != 0) {
+		if (fwd_listen(r->loop, fwds[i].host, fwds[i].port, fwds[i].service, &r->session,
+		               &r->listeners[r->nlisteners], err, sizeof(err)) != 0) {
 			fprintf(stderr, "fairway connect: %s\n", err);
 			stop_run(r, EXIT_RUNTIME);
 			return;
 		}
+		r->nlisteners++;
 		/* Scripts wait for these lines: the forward is usable. */
 		printf("forwarding %s:%u -> %s on %s\n", fwds[i].host, fwds[i].port, fwds[i].service,
 		       conn_remote_id(r->session));

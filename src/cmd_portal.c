@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
@@ -28,6 +29,9 @@ struct settings {
 	unsigned handshake_ms;
 	uint8_t (*members)[32], (*denied)[32];
 	size_t n_members, n_denied;
+	struct portal_sched sched;      /* .users points into users */
+	struct portal_user *users;      /* names and ids owned */
+	size_t n_users;
 };
 
 /* What the command line said, applied over the file. */
@@ -55,10 +59,65 @@ struct portal_run {
 
 static void settings_free(struct settings *s)
 {
+	for (size_t i = 0; i < s->n_users; i++) {
+		free((char *)(uintptr_t)s->users[i].name);
+		free((void *)(uintptr_t)s->users[i].ids);
+	}
+	free(s->users);
+	s->users = NULL;
+	s->n_users = 0;
+	s->sched.users = NULL;
+	s->sched.n_users = 0;
 	free(s->members);
 	free(s->denied);
 	s->members = s->denied = NULL;
 	s->n_members = s->n_denied = 0;
+}
+
+/* The scheduler's classes from the policy's computed rates (the portal's
+ * uplink: what it sends is what it relays). */
+static int sched_from_policy(struct settings *n, const struct policy *pol)
+{
+	struct policy_rates r;
+	uint64_t line;
+
+	if (policy_compute(pol, POLICY_PLANE_PORTAL, &r) != 0)
+		return -1;
+	line = r.line_up;
+	n->sched.link_rate = line;
+	n->sched.local_rate = r.local_up;
+	n->sched.guest_rate = r.guest_up;
+	n->sched.guest_ceil = !pol->link.borrow ? r.guest_up
+	                    : pol->link.ceil_user_up != 0 ? pol->link.ceil_user_up : 0;
+	n->users = calloc(pol->n_users + 1, sizeof(*n->users));
+	if (n->users == NULL)
+		goto fail;
+	for (size_t u = 0; u < pol->n_users && u < r.n; u++) {
+		struct portal_user *pu = &n->users[u];
+		uint8_t (*ids)[32] = calloc(pol->users[u].n_ids + 1, 32);
+
+		n->n_users = u + 1;
+		pu->name = strdup(pol->users[u].name);
+		pu->ids = (const uint8_t (*)[32])ids;
+		if (pu->name == NULL || ids == NULL)
+			goto fail;
+		for (size_t i = 0; i < pol->users[u].n_ids; i++)
+			if (keys_id_parse(pol->users[u].ids[i], strlen(pol->users[u].ids[i]), ids[i]) != 0)
+				goto fail;
+		pu->n_ids = pol->users[u].n_ids;
+		pu->rate = r.u[u].rate_up;
+		/* a ceiling equal to the line is no ceiling but the link's */
+		pu->ceil = r.u[u].ceil_up >= line ? 0 : r.u[u].ceil_up;
+	}
+	n->sched.users = n->users;
+	n->sched.n_users = n->n_users;
+	for (size_t i = 0; i < r.n_warn; i++)
+		log_warn("%s: %s", pol->file, r.warn[i].msg);
+	policy_rates_free(&r);
+	return 0;
+fail:
+	policy_rates_free(&r);
+	return -1;
 }
 
 static int add_key(uint8_t (**list)[32], size_t *n, const uint8_t pk[32])
@@ -96,19 +155,23 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 {
 	struct policy pol;
 	struct settings n = *s;
-	char line[POLICY_PATH_MAX + POLICY_MSG_MAX + 32];
+	char line[POLICY_PATH_MAX + POLICY_MSG_MAX + 32], wrong[POLICY_PATH_MAX + 128];
 	size_t used = 0;
 	uint8_t pk[32];
 	int rc = policy_load(&pol, path);
 
 	n.members = n.denied = NULL;
 	n.n_members = n.n_denied = 0;
-	if (rc == 0 && pol.format != POLICY_FMT_FAIRWAY) {
-		snprintf(line, sizeof(line), "%s: this is a Fair NAT config (for `fairway nat`), "
+	n.users = NULL;
+	n.n_users = 0;
+	memset(&n.sched, 0, sizeof(n.sched));
+	/* Kept apart from line: a Fair NAT config always brings notes of its
+	 * own, and this message must come out after them, not be lost. */
+	wrong[0] = '\0';
+	if (pol.format != POLICY_FMT_FAIRWAY) {
+		snprintf(wrong, sizeof(wrong), "%s: error: this is a Fair NAT config (for `fairway nat`), "
 		         "not a portal policy ([portal] and [user NAME] sections)", path);
 		rc = -1;
-	} else {
-		line[0] = '\0';
 	}
 	for (size_t i = 0; i < pol.n_diags; i++) {
 		policy_diag_str(&pol, &pol.diags[i], line, sizeof(line));
@@ -119,11 +182,11 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 		else
 			log_warn("%s", line);
 	}
-	if (rc != 0 && pol.n_diags == 0 && line[0] != '\0') {
+	if (wrong[0] != '\0') {
 		if (errs != NULL)
-			snprintf(errs, errlen, "%s", line);
+			snprintf(errs + used, used < errlen ? errlen - used : 0, "%s\n", wrong);
 		else
-			fprintf(stderr, "%s\n", line);
+			fprintf(stderr, "%s\n", wrong);
 	}
 	if (rc != 0)
 		goto out;
@@ -149,6 +212,8 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 		if (keys_id_parse(pol.portal.deny[i], strlen(pol.portal.deny[i]), pk) != 0 ||
 		    add_key(&n.denied, &n.n_denied, pk) != 0)
 			rc = -1;
+	if (rc == 0)
+		rc = sched_from_policy(&n, &pol);
 	if (rc != 0) {
 		settings_free(&n);
 		goto out;
@@ -199,6 +264,7 @@ static void settings_to_cfg(const struct settings *s, struct portal_cfg *cfg)
 	cfg->n_denied = s->n_denied;
 	cfg->limits = s->limits;
 	cfg->handshake_timeout_ms = s->handshake_ms;
+	cfg->sched = s->sched;
 }
 
 /* ---- control socket ---- */
@@ -252,8 +318,9 @@ static json_t *reload(struct portal_run *run)
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
 	run->cur = next;
-	log_info("reloaded %s: privacy %s, %zu members, %zu denied", run->policy_path,
-	         portal_privacy_name(next.privacy), next.n_members, next.n_denied);
+	log_info("reloaded %s: privacy %s, %zu members, %zu denied, %zu users, link %llu B/s",
+	         run->policy_path, portal_privacy_name(next.privacy), next.n_members,
+	         next.n_denied, next.n_users, (unsigned long long)next.sched.link_rate);
 	return json_pack("{s:b}", "ok", 1);
 }
 
@@ -430,6 +497,7 @@ int cmd_portal(int argc, char **argv)
 		portal_stop(run.portal);
 		uv_run(loop, UV_RUN_DEFAULT);
 		portal_free(run.portal);
+		uv_run(loop, UV_RUN_DEFAULT);
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
@@ -452,6 +520,7 @@ int cmd_portal(int argc, char **argv)
 
 	uv_run(loop, UV_RUN_DEFAULT);
 	portal_free(run.portal);
+	uv_run(loop, UV_RUN_DEFAULT);   /* the scheduler's timer closes */
 	uv_loop_close(loop);
 	log_info("portal stopped");
 	rc = EXIT_OK;

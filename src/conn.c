@@ -21,6 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sodium.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include "boxs.h"
 #include "log.h"
@@ -62,6 +65,9 @@ struct conn {
 	char *reason;         /* why it closed (NULL: clean) */
 	bool failed_once;     /* reason already logged */
 	bool tunneled;        /* lower is a muxrpc stream */
+	void (*drain_fn)(struct conn *c, void *ud);
+	void *drain_ud;
+	size_t drain_low;
 	uint64_t last_rx;     /* uv_now() of the last input */
 	void *ud;
 };
@@ -570,6 +576,13 @@ size_t conn_write_queue_size(const struct conn *c)
 	return c->out_len + (c->ops->queued != NULL ? c->ops->queued(c->lower) : c->lower_queued);
 }
 
+void conn_set_drain_cb(struct conn *c, void (*fn)(struct conn *c, void *ud), void *ud, size_t low)
+{
+	c->drain_fn = fn;
+	c->drain_ud = ud;
+	c->drain_low = low;
+}
+
 void conn_pause_input(struct conn *c, bool paused)
 {
 	if (c->state != CONN_CLOSED)
@@ -638,12 +651,17 @@ static void tcp_write_cb(uv_write_t *req, int status)
 	struct tcp_lower *t = w->t;
 
 	if (!t->closing) {
-		t->c->lower_queued -= w->len;
+		struct conn *c = t->c;
+
+		c->lower_queued -= w->len;
 		if (status < 0) {
 			char why[96];
 
 			snprintf(why, sizeof(why), "write: %s", uv_strerror(status));
-			conn_close(t->c, why);
+			conn_close(c, why);
+		} else if (c->drain_fn != NULL && c->state != CONN_CLOSED &&
+		           conn_write_queue_size(c) <= c->drain_low) {
+			c->drain_fn(c, c->drain_ud);
 		}
 	}
 	free(w);
@@ -782,6 +800,21 @@ static void set_peer_name(struct conn *c, const struct sockaddr_storage *ss)
 	}
 }
 
+/* The kernel's send queue is a FIFO we cannot reorder: keep it short.
+ * TCP_NOTSENT_LOWAT makes the socket writable only when little is unsent,
+ * SO_SNDBUF caps the total. */
+static void short_send_queue(uv_tcp_t *tcp, unsigned sndbuf)
+{
+	uv_os_fd_t fd;
+	int v = (int)sndbuf, lowat = 16384;
+
+	if (uv_fileno((uv_handle_t *)tcp, &fd) != 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
+		log_debug("cannot shorten the send queue: %s", strerror(errno));
+}
+
 int conn_tcp_accept(uv_stream_t *server, const struct conn_cfg *cfg, struct conn **out)
 {
 	struct tcp_lower *t = calloc(1, sizeof(*t));
@@ -804,6 +837,8 @@ int conn_tcp_accept(uv_stream_t *server, const struct conn_cfg *cfg, struct conn
 		return -ENOMEM;
 	}
 	uv_tcp_nodelay(&t->tcp, 1);
+	if (cfg->sndbuf != 0)
+		short_send_queue(&t->tcp, cfg->sndbuf);
 	if (uv_tcp_getpeername(&t->tcp, (struct sockaddr *)&ss, &len) == 0)
 		set_peer_name(t->c, &ss);
 	tcp_start_reading(t);

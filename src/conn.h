@@ -40,6 +40,9 @@ struct conn_cfg {
 	const uint8_t *net_key;         /* 32 bytes, borrowed */
 	const struct mrpc_api *api;     /* methods this side serves; may be NULL */
 	unsigned handshake_timeout_ms;  /* 0: CONN_DEFAULT_HANDSHAKE_MS */
+	/* TCP: a short kernel send queue (SO_SNDBUF, TCP_NOTSENT_LOWAT), so
+	 * that bytes wait where a scheduler can order them. 0: the kernel's. */
+	unsigned sndbuf;
 	/* Server side: decide on the authenticated client key before msg4.
 	 * Return 0 to accept; a negative value refuses (the connection closes
 	 * without msg4, as JS does) and *why names the reason for the log. */
@@ -118,6 +121,9 @@ void conn_close(struct conn *c, const char *reason);
 
 /* Bytes accepted for writing but not yet taken by the kernel. */
 size_t conn_write_queue_size(const struct conn *c);
+/* fn runs when the bytes waiting to be written fall to `low` or below
+ * (after a write completes); NULL removes it. */
+void conn_set_drain_cb(struct conn *c, void (*fn)(struct conn *c, void *ud), void *ud, size_t low);
 /* Pause reading this connection's input (backpressure from a tunnel). */
 void conn_pause_input(struct conn *c, bool paused);
 

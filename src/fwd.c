@@ -10,7 +10,10 @@
 
 #define FWD_HIGH_WATER (1u << 20)
 #define FWD_LOW_WATER (256u << 10)
-#define FWD_PENDING_MAX (1u << 20)   /* bytes held while the TCP side connects */
+/* Bytes held while the TCP side connects. Above FWD_HIGH_WATER the
+ * session stops being read, so this cap only has to absorb what was
+ * already decoded when the pause took effect. */
+#define FWD_PENDING_MAX (8u << 20)
 
 /* One forwarded TCP connection spliced to one duplex stream. */
 struct pipe {
@@ -142,6 +145,13 @@ static void stream_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 	p->pending = grown;
 	memcpy(p->pending + p->pending_len, pkt->body, pkt->len);
 	p->pending_len += pkt->len;
+	/* A fast sender gets megabytes in before a connect() completes on a
+	 * busy loop: pause it instead of failing the pipe. tcp_write_cb (or
+	 * pipe_close_tcp) resumes once the pending bytes have drained. */
+	if (!p->paused_carrier && p->pending_len > FWD_HIGH_WATER && p->carrier != NULL) {
+		p->paused_carrier = true;
+		conn_pause_input(p->carrier, true);
+	}
 }
 
 static void shutdown_cb(uv_shutdown_t *req, int status)
@@ -433,8 +443,14 @@ static void listener_closed(uv_handle_t *h)
 	free(h->data);
 }
 
+void fwd_listener_close(struct fwd_listener *l)
+{
+	if (l != NULL && !uv_is_closing((uv_handle_t *)&l->tcp))
+		uv_close((uv_handle_t *)&l->tcp, listener_closed);
+}
+
 int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,
-               struct conn **session, char *err, size_t errlen)
+               struct conn **session, struct fwd_listener **out, char *err, size_t errlen)
 {
 	struct fwd_listener *l = calloc(1, sizeof(*l));
 	struct sockaddr_storage ss;
@@ -460,5 +476,6 @@ int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *ser
 		uv_close((uv_handle_t *)&l->tcp, listener_closed);
 		return rc;
 	}
+	*out = l;
 	return 0;
 }

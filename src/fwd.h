@@ -38,7 +38,10 @@ int fwd_add_methods(struct mrpc_api *api, struct fwd_services *s, uv_loop_t *loo
 /* Client side: accepts TCP on host:port and, for each connection, opens
  * forward.connect(service) on *session (which the caller keeps current;
  * NULL refuses the connection). Returns 0 or -errno with a reason. */
+struct fwd_listener;
 int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,
-               struct conn **session, char *err, size_t errlen);
+               struct conn **session, struct fwd_listener **out, char *err, size_t errlen);
+/* Stops accepting; forwards already open go on until they end. */
+void fwd_listener_close(struct fwd_listener *l);
 
 #endif

@@ -15,6 +15,8 @@
 #include "log.h"
 #include "muxrpc.h"
 #include "rpc.h"
+#include "relay.h"
+#include "sched.h"
 #include "tunnel.h"
 
 /* One connected (authenticated or handshaking) peer. */
@@ -25,6 +27,7 @@ struct peer {
 	bool attendant;
 	bool member;
 	unsigned tunnels;   /* open tunnels this peer started */
+	struct relay_port *port;  /* its place in the scheduler, once authenticated */
 	char ip[64];
 };
 
@@ -47,10 +50,19 @@ struct portal {
 	struct peer *peers;
 	size_t npeers;
 	struct sub *subs;
-	uv_timer_t sweep;   /* idle-timeout scan, once a second */
+	uv_timer_t sweep;   /* idle and blocked-tunnel scan, once a second */
 	struct portal_counters counters;
+	struct relay *relay;
+	struct sched_class *guest, *local;
+	struct user_class { char name[64]; struct sched_class *cls; } *ucls;
+	size_t n_ucls;
 	char address[ADDR_TEXT_MAX];
 };
+
+#define DEFAULT_BLOCK_LIMIT_MS 30000
+#define DEFAULT_SNDBUF (64u << 10)
+/* With an unpaced link a class's rate is only its weight when borrowing. */
+#define UNPACED_WEIGHT 125000000ull
 
 const char *portal_privacy_name(enum portal_privacy v)
 {
@@ -131,6 +143,8 @@ static void broadcast(struct portal *p, const char *type, const char *id)
 	json_t *ids = NULL;
 
 	for (struct sub *s = p->subs; s != NULL; s = s->next) {
+		if (mrpc_stream_local_ended(s->s))
+			continue;   /* ended by a reload, waiting for the peer's END */
 		if (s->kind == SUB_ATTENDANTS) {
 			mrpc_stream_send_json(s->s, json_pack("{s:s,s:s}", "type", type, "id", id));
 		} else {
@@ -363,13 +377,103 @@ static void tunnel_connect(struct mrpc_stream *call, json_t *args, void *ud)
 	}
 	log_info("tunnel %s -> %s", caller, target);
 	p->counters.tunnels_opened++;
-	tunnel_splice(call, q->c, t->c,
+	if (q->port == NULL || t->port == NULL) {
+		refuse(call, caller, "could not connect to:%s", target);
+		return;
+	}
+	tunnel_splice(p->relay, call, q->port, t->port, t->c,
 	              json_pack("[{s:s,s:s,s:s,s:I}]", "portal", p->node.id_str, "target", target,
 	                        "origin", caller, "instance", instance),
 	              &q->tunnels);
 }
 
 /* ---------------------------------------------------------- connections */
+
+/* ------------------------------------------------------------ scheduling */
+
+static struct sched_class *class_for(struct portal *p, const uint8_t pk[32])
+{
+	const struct portal_sched *sc = &p->cfg.sched;
+
+	for (size_t u = 0; u < sc->n_users && u < p->n_ucls; u++)
+		if (key_in(sc->users[u].ids, sc->users[u].n_ids, pk))
+			return p->ucls[u].cls;
+	return p->guest;
+}
+
+static struct sched_class *class_for_next(struct portal *p, const struct user_class *next,
+                                          const uint8_t pk[32])
+{
+	const struct portal_sched *sc = &p->cfg.sched;
+
+	for (size_t u = 0; u < sc->n_users; u++)
+		if (key_in(sc->users[u].ids, sc->users[u].n_ids, pk))
+			return next[u].cls;
+	return p->guest;
+}
+
+static uint64_t weight(uint64_t rate)
+{
+	return rate != 0 ? rate : UNPACED_WEIGHT;
+}
+
+/* (Re)builds the class tree from cfg.sched: classes are matched by name,
+ * so a reload keeps a user's flows and statistics. */
+static int sched_apply(struct portal *p)
+{
+	const struct portal_sched *sc = &p->cfg.sched;
+	struct user_class *next = calloc(sc->n_users + 1, sizeof(*next));
+	struct sched_class *cls;
+	int rc = 0;
+
+	if (next == NULL)
+		return -ENOMEM;
+	sched_set_link(relay_sched(p->relay), sc->link_rate, 0);
+	if (sc->link_rate != 0 && sc->local_rate != 0) {
+		if (p->local == NULL)
+			rc = relay_class_new(p->relay, "local", sc->local_rate, 0, SCHED_CLASS_LOCAL, &p->local);
+		else
+			rc = sched_class_set(p->local, sc->local_rate, 0, 0, 0);
+	}
+	if (rc == 0 && p->guest == NULL)
+		rc = relay_class_new(p->relay, "guest", weight(sc->guest_rate), sc->guest_ceil, 0, &p->guest);
+	else if (rc == 0)
+		rc = sched_class_set(p->guest, weight(sc->guest_rate), sc->guest_ceil, 0, 0);
+	for (size_t u = 0; rc == 0 && u < sc->n_users; u++) {
+		const struct portal_user *pu = &sc->users[u];
+
+		snprintf(next[u].name, sizeof(next[u].name), "%s", pu->name);
+		for (size_t o = 0; o < p->n_ucls; o++)
+			if (p->ucls[o].cls != NULL && strcmp(p->ucls[o].name, pu->name) == 0) {
+				next[u].cls = p->ucls[o].cls;
+				p->ucls[o].cls = NULL;   /* kept */
+			}
+		if (next[u].cls != NULL)
+			rc = sched_class_set(next[u].cls, weight(pu->rate), pu->ceil, 0, 0);
+		else
+			rc = relay_class_new(p->relay, pu->name, weight(pu->rate), pu->ceil, 0, &next[u].cls);
+	}
+	if (rc != 0) {
+		free(next);
+		return rc;
+	}
+	/* Everyone to their (new) class; then drop the classes that went. */
+	for (struct peer *q = p->peers; q != NULL; q = q->next)
+		if (q->port != NULL)
+			relay_port_set_class(q->port, class_for_next(p, next, conn_remote_pk(q->c)));
+	relay_reclass(p->relay);
+	for (size_t o = 0; o < p->n_ucls; o++)
+		if ((cls = p->ucls[o].cls) != NULL) {
+			void *ud = sched_class_ud(cls);
+
+			if (sched_class_free(cls) == 0)
+				free(ud);
+		}
+	free(p->ucls);
+	p->ucls = next;
+	p->n_ucls = sc->n_users;
+	return 0;
+}
 
 /* Runs inside the handshake, before msg4: a refused key gets nothing. */
 static int authorize(const uint8_t pk[32], const char **why, void *ud)
@@ -393,19 +497,26 @@ static int authorize(const uint8_t pk[32], const char **why, void *ud)
 
 static void peer_ready(struct conn *c, void *ud)
 {
-	(void)ud;
+	struct peer *q = ud;
+
+	q->port = relay_port_new(q->p->relay, c, class_for(q->p, conn_remote_pk(c)));
+	if (q->port == NULL)
+		conn_close(c, "out of memory");
 }
 
 static void sweep_cb(uv_timer_t *t)
 {
 	struct portal *p = t->data;
 	uint64_t now = uv_now(p->cfg.loop), idle = p->cfg.limits.idle_timeout_ms;
+	uint64_t block = p->cfg.sched.block_limit_ms ? p->cfg.sched.block_limit_ms
+	                                             : DEFAULT_BLOCK_LIMIT_MS;
 
-	for (struct peer *q = p->peers; q != NULL; q = q->next)
+	for (struct peer *q = p->peers; q != NULL && idle != 0; q = q->next)
 		if (conn_state(q->c) == CONN_OPEN && now - conn_last_rx(q->c) > idle) {
 			p->counters.closed_idle++;
 			conn_close(q->c, "idle timeout");
 		}
+	p->counters.closed_blocked += tunnel_end_blocked(block);
 }
 
 /* Admission limits, checked as soon as the TCP connection is accepted. */
@@ -436,6 +547,7 @@ static void peer_closed(struct conn *c, const char *reason, void *ud)
 	struct portal *p = q->p;
 
 	attendant_remove(q);
+	relay_port_free(q->port);
 	LIST_REMOVE(p->peers, q);
 	p->npeers--;
 	free(q);
@@ -451,6 +563,7 @@ static void on_connection(uv_stream_t *server, int status)
 		.net_key = p->cfg.net_key,
 		.api = p->api,
 		.handshake_timeout_ms = p->cfg.handshake_timeout_ms,
+		.sndbuf = p->cfg.sched.sndbuf ? p->cfg.sched.sndbuf : DEFAULT_SNDBUF,
 		.authorize = authorize,
 		.on_ready = peer_ready,
 		.on_close = peer_closed,
@@ -507,16 +620,26 @@ static int build_api(struct portal *p)
 	return rc;
 }
 
-static void free_with_listener(uv_handle_t *h)
+/* The scheduler's part; its timer closes on a later loop iteration. */
+static void release(struct portal *p)
 {
-	struct portal *p = h->data;
-
+	if (p->relay != NULL) {
+		relay_classes_free(p->relay);
+		relay_free(p->relay);
+	}
+	free(p->ucls);
 	mrpc_api_free(p->api);
 	free(p);
 }
 
+static void free_with_listener(uv_handle_t *h)
+{
+	release(h->data);
+}
+
 int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, size_t errlen)
 {
+	struct sched_cfg scfg;
 	struct portal *p = calloc(1, sizeof(*p));
 	struct sockaddr_storage ss;
 	int len = sizeof(ss);
@@ -529,6 +652,13 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	rc = build_api(p);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up methods: %s", strerror(-rc));
+		goto fail;
+	}
+	sched_cfg_default(&scfg, cfg->sched.link_rate);
+	p->relay = relay_new(cfg->loop, &scfg);
+	rc = p->relay == NULL ? -ENOMEM : sched_apply(p);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot set up the scheduler: %s", strerror(-rc));
 		goto fail;
 	}
 	if (uv_ip4_addr(cfg->host, cfg->port, (struct sockaddr_in *)&ss) != 0 &&
@@ -553,8 +683,7 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	p->listening = true;
 	uv_timer_init(cfg->loop, &p->sweep);
 	p->sweep.data = p;
-	if (cfg->limits.idle_timeout_ms != 0)
-		uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
+	uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
 	uv_tcp_getsockname(&p->listener, (struct sockaddr *)&ss, &len);
 	snprintf(a.host, sizeof(a.host), "%s", cfg->host);
 	a.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
@@ -565,8 +694,7 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	*out = p;
 	return 0;
 fail:
-	mrpc_api_free(p->api);
-	free(p);
+	release(p);
 	return rc;
 }
 
@@ -583,11 +711,9 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 	c->limits = cfg->limits;
 	if (cfg->handshake_timeout_ms != 0)
 		c->handshake_timeout_ms = cfg->handshake_timeout_ms;
-	if (p->listening) {
-		uv_timer_stop(&p->sweep);
-		if (c->limits.idle_timeout_ms != 0)
-			uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
-	}
+	c->sched = cfg->sched;
+	if (sched_apply(p) != 0)
+		log_warn("reload: cannot rebuild the scheduler's classes; the old ones stay");
 	for (struct peer *q = p->peers; q != NULL; q = q->next) {
 		const uint8_t *pk = conn_remote_pk(q->c);
 
@@ -604,6 +730,14 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 			attendant_remove(q);
 		}
 	}
+	/* Who may no longer list attendants stops hearing about them; the
+	 * sub goes when the peer answers our END (sub_free). */
+	for (struct sub *s = p->subs, *next; s != NULL; s = next) {
+		next = s->next;
+		if (c->privacy != PORTAL_OPEN && !call_peer(s->s)->member &&
+		    !mrpc_stream_local_ended(s->s))
+			mrpc_stream_end(s->s, NOT_MEMBER_MSG);
+	}
 }
 
 const char *portal_address(const struct portal *p) { return p->address; }
@@ -616,6 +750,9 @@ json_t *portal_info(const struct portal *p)
 
 	json_object_set_new(json_object_get(o, "counters"), "closed_idle",
 	                    json_integer((json_int_t)p->counters.closed_idle));
+	json_object_set_new(json_object_get(o, "counters"), "closed_blocked",
+	                    json_integer((json_int_t)p->counters.closed_blocked));
+	json_object_set_new(o, "scheduler", relay_info(p->relay));
 	return o;
 }
 
@@ -668,8 +805,6 @@ void portal_stop(struct portal *p)
 /* After the loop has run dry (every connection freed). */
 void portal_free(struct portal *p)
 {
-	if (p == NULL)
-		return;
-	mrpc_api_free(p->api);
-	free(p);
+	if (p != NULL)
+		release(p);
 }

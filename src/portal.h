@@ -44,7 +44,28 @@ struct portal_limits {
 struct portal_counters {
 	unsigned long refused_conns_per_ip, refused_pending, refused_denied,
 	              refused_not_member, refused_tunnels_per_peer, refused_multihop,
-	              refused_unknown_target, closed_idle, tunnels_opened;
+	              refused_unknown_target, closed_idle, closed_blocked, tunnels_opened;
+};
+
+/* A user of the portal's link (a policy [user]): bytes the portal relays
+ * on behalf of these identities are scheduled in one class. */
+struct portal_user {
+	const char *name;
+	uint64_t rate, ceil;           /* B/s the portal sends for them; ceil 0 = the link */
+	const uint8_t (*ids)[32];
+	size_t n_ids;
+};
+
+/* The scheduler's shape (sched.h): everything the portal sends on a
+ * tunnel's behalf is paced at link_rate and shared among the users. */
+struct portal_sched {
+	uint64_t link_rate;            /* B/s after rate-sub-percent; 0 = not paced */
+	uint64_t local_rate;           /* rate-local-percent of it (portal's own traffic) */
+	uint64_t guest_rate, guest_ceil; /* peers in no user */
+	const struct portal_user *users;
+	size_t n_users;
+	uint64_t block_limit_ms;       /* end a tunnel that stalls its sender this long (0: 30 s) */
+	unsigned sndbuf;               /* per-socket send buffer (0: 256 KiB) */
 };
 
 struct portal_cfg {
@@ -61,6 +82,7 @@ struct portal_cfg {
 	const uint8_t (*denied)[32];
 	size_t n_denied;
 	struct portal_limits limits;
+	struct portal_sched sched;
 };
 
 /* Binds and listens. On failure returns -errno and writes a reason. */

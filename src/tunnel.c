@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "relay.h"
 
 static unsigned active_splices;
 
@@ -17,81 +18,97 @@ unsigned tunnel_active_count(void)
 
 /* ---------------------------------------------------------------- splice */
 
-/* Side 0 is the origin's stream (+n), side 1 the target's (+m). */
+/* Side 0 is the origin's stream (+n), side 1 the target's (+m). f[i]
+ * carries what side i sends to side !i, charged to side i's user. */
 struct splice {
 	struct mrpc_stream *s[2];
-	struct conn *c[2];
-	bool paused[2];      /* we stopped reading c[i] because c[!i] is full */
-	uv_timer_t drain;    /* polls the full side while anything is paused */
-	int live;            /* streams not yet freed */
-	unsigned *origin_count; /* the origin's open-tunnel count, or NULL */
+	struct relay_port *port[2];
+	struct relay_flow *f[2];
+	char *end_err[2];        /* side i's END, forwarded once f[i] drains */
+	bool end_true[2];
+	int live;                /* streams not yet freed */
+	unsigned *origin_count;  /* the origin's open-tunnel count, or NULL */
+	struct splice *prev, *next;
 };
+
+static struct splice *splices;   /* all of them, for the blocked sweep */
 
 static int side_of(const struct splice *sp, const struct mrpc_stream *s)
 {
 	return sp->s[1] == s;
 }
 
-static void drain_cb(uv_timer_t *t)
+/* The relay hands us a chunk for side `to`'s stream. */
+static int deliver(struct splice *sp, int to, enum psc_type type, const uint8_t *body, size_t len)
 {
-	struct splice *sp = t->data;
-	bool any = false;
-
-	for (int i = 0; i < 2; i++) {
-		struct conn *full = sp->c[!i];
-
-		if (!sp->paused[i])
-			continue;
-		if (full == NULL || conn_write_queue_size(full) <= TUNNEL_LOW_WATER) {
-			sp->paused[i] = false;
-			if (sp->c[i] != NULL)
-				conn_pause_input(sp->c[i], false);
-		} else {
-			any = true;
-		}
-	}
-	if (!any)
-		uv_timer_stop(&sp->drain);
+	if (sp->s[to] == NULL || mrpc_stream_local_ended(sp->s[to]))
+		return -EPIPE;
+	return mrpc_stream_send(sp->s[to], type, body, len);
 }
+
+static int deliver_to1(void *ud, enum psc_type type, const uint8_t *body, size_t len)
+{
+	return deliver(ud, 1, type, body, len);
+}
+
+static int deliver_to0(void *ud, enum psc_type type, const uint8_t *body, size_t len)
+{
+	return deliver(ud, 0, type, body, len);
+}
+
+/* Everything side `from` sent has gone out: now its END follows. */
+static void forward_end(struct splice *sp, int from)
+{
+	int to = !from;
+	char *err = sp->end_err[from];
+
+	sp->end_err[from] = NULL;
+	if (sp->s[to] != NULL && !mrpc_stream_local_ended(sp->s[to]))
+		mrpc_stream_end(sp->s[to], sp->end_true[from] ? NULL : err);   /* may free sp's side */
+	free(err);
+}
+
+static void ended0(void *ud) { forward_end(ud, 0); }
+static void ended1(void *ud) { forward_end(ud, 1); }
+
+static const struct relay_flow_ops flow_ops[2] = {
+	{ .deliver = deliver_to1, .ended = ended0 },   /* f[0]: origin -> target */
+	{ .deliver = deliver_to0, .ended = ended1 },   /* f[1]: target -> origin */
+};
 
 /* Bytes move unmodified; the item type is kept (JS sends binary). */
 static void splice_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 {
 	struct splice *sp = ud;
-	int from = side_of(sp, s), to = !from;
-	struct conn *dst = sp->c[to];
+	int from = side_of(sp, s);
 
-	if (sp->s[to] == NULL || pkt->len == 0)
+	if (sp->f[from] == NULL || pkt->len == 0)
 		return;
-	if (mrpc_stream_send(sp->s[to], psc_type(pkt), pkt->body, pkt->len) < 0)
-		return;
-	/* No flow control in muxrpc: stop reading the sender's connection
-	 * while the receiver's is backed up. */
-	if (dst != NULL && !sp->paused[from] && sp->c[from] != NULL &&
-	    conn_write_queue_size(dst) > TUNNEL_HIGH_WATER) {
-		sp->paused[from] = true;
-		conn_pause_input(sp->c[from], true);
-		if (!uv_is_active((uv_handle_t *)&sp->drain))
-			uv_timer_start(&sp->drain, drain_cb, 2, 2);
-	}
+	/* The relay takes the body as it is: no copy. */
+	relay_flow_push(sp->f[from], psc_type(pkt), pkt->body, pkt->len);
+	pkt->body = NULL;
 }
 
 static void splice_end(struct mrpc_stream *s, const char *err, void *ud)
 {
 	struct splice *sp = ud;
-	int to = !side_of(sp, s);
+	int from = side_of(sp, s), to = !from;
 
 	if (err != NULL && strcmp(err, "session closed") == 0)
 		err = "tunnel closed";
-	if (sp->s[to] != NULL && !mrpc_stream_local_ended(sp->s[to]))
-		mrpc_stream_end(sp->s[to], err);
+	/* JS does not keep half-open tunnels: this side is done both ways, so
+	 * what was queued towards it can go. What it sent still goes out, and
+	 * then its END. */
+	relay_flow_free(sp->f[to]);
+	sp->f[to] = NULL;
 	if (!mrpc_stream_local_ended(s))
 		mrpc_stream_end(s, NULL);
-}
-
-static void splice_closed(uv_handle_t *h)
-{
-	free(h->data);
+	sp->end_true[from] = err == NULL;
+	sp->end_err[from] = err != NULL ? strdup(err) : NULL;
+	if (sp->f[from] != NULL)
+		relay_flow_end(sp->f[from]);     /* forward_end once drained; may free */
+	else
+		forward_end(sp, from);
 }
 
 static void splice_free(struct mrpc_stream *s, void *ud)
@@ -100,20 +117,27 @@ static void splice_free(struct mrpc_stream *s, void *ud)
 	int i = side_of(sp, s);
 
 	sp->s[i] = NULL;
-	sp->c[i] = NULL;
+	/* The flow aimed at this side dies with it. */
+	relay_flow_free(sp->f[!i]);
+	sp->f[!i] = NULL;
 	/* The origin's stream goes before the origin's peer record does. */
 	if (i == 0 && sp->origin_count != NULL) {
 		(*sp->origin_count)--;
 		sp->origin_count = NULL;
 	}
-	/* Whoever we paused for this side's sake may read again. */
-	if (sp->paused[!i] && sp->c[!i] != NULL)
-		conn_pause_input(sp->c[!i], false);
-	sp->paused[!i] = false;
-	if (--sp->live == 0) {
-		active_splices--;
-		uv_close((uv_handle_t *)&sp->drain, splice_closed);
-	}
+	if (--sp->live > 0)
+		return;
+	relay_flow_free(sp->f[i]);
+	free(sp->end_err[0]);
+	free(sp->end_err[1]);
+	if (sp->prev != NULL)
+		sp->prev->next = sp->next;
+	else
+		splices = sp->next;
+	if (sp->next != NULL)
+		sp->next->prev = sp->prev;
+	active_splices--;
+	free(sp);
 }
 
 static const struct mrpc_stream_cbs splice_cbs = {
@@ -122,8 +146,9 @@ static const struct mrpc_stream_cbs splice_cbs = {
 	.on_free = splice_free,
 };
 
-int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
-                  struct conn *target_conn, json_t *fwd_args, unsigned *origin_count)
+int tunnel_splice(struct relay *r, struct mrpc_stream *from_origin, struct relay_port *origin,
+                  struct relay_port *target, struct conn *target_conn, json_t *fwd_args,
+                  unsigned *origin_count)
 {
 	struct splice *sp = calloc(1, sizeof(*sp));
 	struct mrpc *trpc = conn_rpc(target_conn);
@@ -135,27 +160,61 @@ int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
 		return -ENOMEM;
 	}
 	sp->s[0] = from_origin;
-	sp->c[0] = origin_conn;
-	sp->c[1] = target_conn;
+	sp->port[0] = origin;
+	sp->port[1] = target;
 	sp->live = 1;
 	sp->origin_count = origin_count;
 	if (origin_count != NULL)
 		(*origin_count)++;
-	uv_timer_init(conn_loop(origin_conn), &sp->drain);
-	sp->drain.data = sp;
+	sp->next = splices;
+	if (splices != NULL)
+		splices->prev = sp;
+	splices = sp;
 	active_splices++;
+	sp->f[0] = relay_flow_new(r, origin, target, &flow_ops[0], sp);
+	sp->f[1] = relay_flow_new(r, target, origin, &flow_ops[1], sp);
 	/* Take the origin's stream first: items it sent right after the
-	 * request (inner SHS msg1) are forwarded as soon as the target's
-	 * stream exists, which is now. */
+	 * request (inner SHS msg1) queue on f[0] and leave as soon as the
+	 * target's stream exists, which is now. */
 	mrpc_stream_set_cbs(from_origin, &splice_cbs, sp);
+	if (sp->f[0] == NULL || sp->f[1] == NULL) {
+		mrpc_stream_end(from_origin, "could not connect: out of memory");
+		return -ENOMEM;
+	}
 	sp->s[1] = mrpc_open(trpc, "tunnel.connect", fwd_args, MRPC_DUPLEX, &splice_cbs, sp);
 	if (sp->s[1] == NULL) {
-		sp->c[1] = NULL;
 		mrpc_stream_end(from_origin, "could not connect: target connection failed");
 		return -EPIPE;
 	}
 	sp->live = 2;
 	return 0;
+}
+
+unsigned tunnel_end_blocked(uint64_t limit_ms)
+{
+	unsigned n = 0;
+
+	for (struct splice *sp = splices, *next; sp != NULL; sp = next) {
+		next = sp->next;
+		for (int i = 0; i < 2; i++) {
+			uint64_t ms = sp->f[i] != NULL ? relay_flow_blocked_for(sp->f[i]) : 0;
+			char why[128];
+
+			if (ms <= limit_ms)
+				continue;
+			/* Its receiver does not read: end it, so the sender's other
+			 * tunnels (stalled with it) can move again. */
+			snprintf(why, sizeof(why), "tunnel ended: the receiver did not take its bytes for %llu s",
+			         (unsigned long long)(ms / 1000));
+			log_info("%s", why);
+			n++;
+			for (int k = 0; k < 2; k++)
+				if (sp->s[k] != NULL && !mrpc_stream_local_ended(sp->s[k]))
+					mrpc_stream_end(sp->s[k], why);
+			break;
+		}
+	}
+	return n;
 }
 
 /* ----------------------------------------------------------- inner conns */

@@ -23,19 +23,22 @@
 #include "conn.h"
 #include "muxrpc.h"
 
-/* Above this many bytes queued towards one side, the other side's
- * connection stops being read until it drains (muxrpc has no flow
- * control). */
-#define TUNNEL_HIGH_WATER (1u << 20)
-#define TUNNEL_LOW_WATER (256u << 10)
+struct relay;
+struct relay_port;
 
-/* Portal side. from_origin: the incoming tunnel.connect stream; target:
- * the target's connection; fwd_args: the args to send the target (stolen).
- * *origin_count (may be NULL) counts the origin's open tunnels: +1 now,
- * -1 when the origin's stream goes. Errors end from_origin with a
+/* Portal side. from_origin: the incoming tunnel.connect stream; origin,
+ * target: the two connections' places in the relay (relay.h), whose
+ * scheduler carries the bytes; fwd_args: the args to send the target
+ * (stolen). *origin_count (may be NULL) counts the origin's open tunnels:
+ * +1 now, -1 when the origin's stream goes. Errors end from_origin with a
  * message; returns 0 or -errno. */
-int tunnel_splice(struct mrpc_stream *from_origin, struct conn *origin_conn,
-                  struct conn *target_conn, json_t *fwd_args, unsigned *origin_count);
+int tunnel_splice(struct relay *r, struct mrpc_stream *from_origin, struct relay_port *origin,
+                  struct relay_port *target, struct conn *target_conn, json_t *fwd_args,
+                  unsigned *origin_count);
+
+/* Ends every tunnel that has kept its sender's connection stopped (its
+ * queue over the limit) for more than limit_ms. Returns how many. */
+unsigned tunnel_end_blocked(uint64_t limit_ms);
 
 /* Number of tunnels spliced right now (all portals of the process). */
 unsigned tunnel_active_count(void);
