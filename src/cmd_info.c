@@ -69,6 +69,61 @@ static long long num(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+static double num_f(json_t *o, const char *k)
+{
+	return json_number_value(json_object_get(o, k));
+}
+
+/* Rates as tc prints them. */
+static const char *rate_str(long long bytes_per_s, char *buf, size_t len)
+{
+	double bits = (double)bytes_per_s * 8;
+
+	if (bits >= 1e9)
+		snprintf(buf, len, "%.2fGbit", bits / 1e9);
+	else if (bits >= 1e6)
+		snprintf(buf, len, "%.2fMbit", bits / 1e6);
+	else if (bits >= 1e3)
+		snprintf(buf, len, "%.1fKbit", bits / 1e3);
+	else
+		snprintf(buf, len, "%.0fbit", bits);
+	return buf;
+}
+
+/* Like `tc -s class show`: the link, each user class, each tunnel flow. */
+static void print_sched(json_t *sch)
+{
+	json_t *cls, *fl;
+	size_t i, j;
+	char a[32], b[32], c[32];
+
+	if (!json_is_object(sch))
+		return;
+	printf("link rate %s  sent %lld bytes  now %s\n",
+	       num(sch, "rate") ? rate_str(num(sch, "rate"), a, sizeof(a)) : "unpaced",
+	       num(sch, "bytes"), rate_str(num(sch, "cur_rate"), b, sizeof(b)));
+	json_array_foreach(json_object_get(sch, "classes"), i, cls) {
+		printf(" class %-12s rate %s ceil %s  sent %lld bytes (borrowed %lld)  now %s\n"
+		       "   backlog %lldb %lldp  delay p50 %.2fms p99 %.2fms  over-limit %lld\n",
+		       json_string_value(json_object_get(cls, "name")),
+		       rate_str(num(cls, "rate"), a, sizeof(a)),
+		       num(cls, "ceil") ? rate_str(num(cls, "ceil"), b, sizeof(b)) : "link",
+		       num(cls, "bytes"), num(cls, "borrowed"), rate_str(num(cls, "cur_rate"), c, sizeof(c)),
+		       num(cls, "queued_bytes"), num(cls, "queued_chunks"), num_f(cls, "delay_p50_ms"),
+		       num_f(cls, "delay_p99_ms"), num(cls, "over_limit"));
+		json_array_foreach(json_object_get(cls, "tunnels"), j, fl) {
+			printf("   tunnel %.12s… -> %.12s…  %-11s sent %lld  now %s  backlog %lldb"
+			       "  delay p50 %.2fms p99 %.2fms%s\n",
+			       json_string_value(json_object_get(fl, "from")),
+			       json_string_value(json_object_get(fl, "to")),
+			       json_string_value(json_object_get(fl, "band")), num(fl, "bytes"),
+			       rate_str(num(fl, "cur_rate"), a, sizeof(a)), num(fl, "queued_bytes"),
+			       num_f(fl, "delay_p50_ms"), num_f(fl, "delay_p99_ms"),
+			       num(fl, "blocked_source_ms") ? "  (source stopped)" : "");
+		}
+	}
+}
+
 static void print_info(json_t *r)
 {
 	json_t *k = json_object_get(r, "counters"), *peer;
@@ -85,6 +140,8 @@ static void print_info(json_t *r)
 	       num(k, "refused_conns_per_ip"), num(k, "refused_pending"), num(k, "refused_denied"),
 	       num(k, "refused_not_member"), num(k, "refused_tunnels_per_peer"),
 	       num(k, "refused_multihop"), num(k, "refused_unknown_target"), num(k, "closed_idle"));
+	printf(" tunnels ended for stalling their sender: %lld\n", num(k, "closed_blocked"));
+	print_sched(json_object_get(r, "scheduler"));
 	json_array_foreach(json_object_get(r, "peers"), i, peer) {
 		printf(" peer %s  %s  %s%s%s  tunnels %lld  queued %lld bytes\n",
 		       json_string_value(json_object_get(peer, "id")),
@@ -130,6 +187,7 @@ int cmd_stop(int argc, char **argv)
 	if (rc != 0)
 		return rc;
 	r = ask(path, argv[0]);
+	rc = r != NULL ? EXIT_OK : EXIT_RUNTIME;   /* r is not used once released */
 	json_decref(r);
-	return r != NULL ? EXIT_OK : EXIT_RUNTIME;
+	return rc;
 }

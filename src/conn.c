@@ -65,6 +65,7 @@ struct conn {
 	char *reason;         /* why it closed (NULL: clean) */
 	bool failed_once;     /* reason already logged */
 	bool tunneled;        /* lower is a muxrpc stream */
+	unsigned pausers;     /* conn_pause_input(true) calls not yet undone */
 	void (*drain_fn)(struct conn *c, void *ud);
 	void *drain_ud;
 	size_t drain_low;
@@ -583,8 +584,17 @@ void conn_set_drain_cb(struct conn *c, void (*fn)(struct conn *c, void *ud), voi
 	c->drain_low = low;
 }
 
+/* Counted: several tunnels may hold one connection stopped, and it reads
+ * again only when the last lets go. */
 void conn_pause_input(struct conn *c, bool paused)
 {
+	if (paused) {
+		if (c->pausers++ > 0)
+			return;
+	} else {
+		if (c->pausers == 0 || --c->pausers > 0)
+			return;
+	}
 	if (c->state != CONN_CLOSED)
 		c->ops->pause(c->lower, paused);
 }

@@ -124,7 +124,8 @@ size_t conn_write_queue_size(const struct conn *c);
 /* fn runs when the bytes waiting to be written fall to `low` or below
  * (after a write completes); NULL removes it. */
 void conn_set_drain_cb(struct conn *c, void (*fn)(struct conn *c, void *ud), void *ud, size_t low);
-/* Pause reading this connection's input (backpressure from a tunnel). */
+/* Pause reading this connection's input (backpressure from a tunnel).
+ * Counted: every pause(true) needs its pause(false). */
 void conn_pause_input(struct conn *c, bool paused);
 
 #endif

@@ -69,6 +69,8 @@ static void pipe_close_tcp(struct pipe *p)
 
 static void pipe_fail(struct pipe *p, const char *why)
 {
+	log_info("forward%s%s ended: %s", p->carrier != NULL ? " with " : "",
+	         p->carrier != NULL ? conn_remote_id(p->carrier) : "", why);
 	if (p->s != NULL && !mrpc_stream_local_ended(p->s))
 		mrpc_stream_end(p->s, why);
 	pipe_close_tcp(p);

@@ -28,8 +28,25 @@ struct splice {
 	bool end_true[2];
 	int live;                /* streams not yet freed */
 	unsigned *origin_count;  /* the origin's open-tunnel count, or NULL */
+	bool over;               /* uncounted: one side has ended */
 	struct splice *prev, *next;
 };
+
+/* The tunnel stops counting (tunnels_open, the origin's limit) once
+ * either side has ended it: JS muxrpc never answers the END of a duplex
+ * it opened, so waiting for both streams to be freed would count it until
+ * the origin's connection closes. */
+static void splice_over(struct splice *sp)
+{
+	if (sp->over)
+		return;
+	sp->over = true;
+	active_splices--;
+	if (sp->origin_count != NULL) {
+		(*sp->origin_count)--;
+		sp->origin_count = NULL;
+	}
+}
 
 static struct splice *splices;   /* all of them, for the blocked sweep */
 
@@ -96,6 +113,7 @@ static void splice_end(struct mrpc_stream *s, const char *err, void *ud)
 
 	if (err != NULL && strcmp(err, "session closed") == 0)
 		err = "tunnel closed";
+	splice_over(sp);
 	/* JS does not keep half-open tunnels: this side is done both ways, so
 	 * what was queued towards it can go. What it sent still goes out, and
 	 * then its END. */
@@ -121,12 +139,11 @@ static void splice_free(struct mrpc_stream *s, void *ud)
 	relay_flow_free(sp->f[!i]);
 	sp->f[!i] = NULL;
 	/* The origin's stream goes before the origin's peer record does. */
-	if (i == 0 && sp->origin_count != NULL) {
-		(*sp->origin_count)--;
-		sp->origin_count = NULL;
-	}
+	if (i == 0)
+		splice_over(sp);
 	if (--sp->live > 0)
 		return;
+	splice_over(sp);
 	relay_flow_free(sp->f[i]);
 	free(sp->end_err[0]);
 	free(sp->end_err[1]);
@@ -136,7 +153,6 @@ static void splice_free(struct mrpc_stream *s, void *ud)
 		splices = sp->next;
 	if (sp->next != NULL)
 		sp->next->prev = sp->prev;
-	active_splices--;
 	free(sp);
 }
 
@@ -224,6 +240,7 @@ struct stream_lower {
 	struct mrpc_stream *s;  /* NULL once freed */
 	struct conn *c;         /* NULL once the conn let go */
 	struct conn *outer;     /* the connection carrying s (for pausing) */
+	bool paused;            /* we hold outer's input stopped */
 };
 
 static int sl_write(void *lower, const uint8_t *p, size_t len)
@@ -240,8 +257,10 @@ static void sl_pause(void *lower, bool paused)
 	struct stream_lower *l = lower;
 
 	/* A muxrpc stream cannot be paused alone: pause its carrier. */
-	if (l->s != NULL && l->outer != NULL)
-		conn_pause_input(l->outer, paused);
+	if (l->s == NULL || l->outer == NULL || l->paused == paused)
+		return;
+	l->paused = paused;
+	conn_pause_input(l->outer, paused);
 }
 
 static void sl_close(void *lower)
@@ -250,6 +269,7 @@ static void sl_close(void *lower)
 	struct conn *c = l->c;
 
 	l->c = NULL;
+	sl_pause(l, false);   /* a closed session holds nothing stopped */
 	if (l->s != NULL && !mrpc_stream_local_ended(l->s))
 		mrpc_stream_end(l->s, NULL);
 	if (l->s == NULL)
