@@ -89,6 +89,10 @@ static int sched_from_policy(struct settings *n, const struct policy *pol)
 	n->sched.guest_rate = r.guest_up;
 	n->sched.guest_ceil = !pol->link.borrow ? r.guest_up
 	                    : pol->link.ceil_user_up != 0 ? pol->link.ceil_user_up : 0;
+	/* Reads: the downlink, and each user's download ceiling. */
+	n->sched.link_rate_down = r.line_down;
+	n->sched.guest_ceil_down = !pol->link.borrow ? r.guest_down
+	                         : pol->link.ceil_user_down != 0 ? pol->link.ceil_user_down : 0;
 	n->users = calloc(pol->n_users + 1, sizeof(*n->users));
 	if (n->users == NULL)
 		goto fail;
@@ -108,6 +112,7 @@ static int sched_from_policy(struct settings *n, const struct policy *pol)
 		pu->rate = r.u[u].rate_up;
 		/* a ceiling equal to the line is no ceiling but the link's */
 		pu->ceil = r.u[u].ceil_up >= line ? 0 : r.u[u].ceil_up;
+		pu->ceil_down = r.u[u].ceil_down >= r.line_down ? 0 : r.u[u].ceil_down;
 	}
 	n->sched.users = n->users;
 	n->sched.n_users = n->n_users;

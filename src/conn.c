@@ -461,6 +461,8 @@ static void box_input(struct conn *c, const uint8_t *p, size_t len)
 void conn_lower_input(struct conn *c, const uint8_t *p, size_t len)
 {
 	c->last_rx = uv_now(c->cfg.loop);
+	if (c->cfg.on_input != NULL)
+		c->cfg.on_input(c, len, c->ud);
 	while (len > 0 && c->state == CONN_HANDSHAKE) {
 		unsigned want = shs_want(c->shs);
 		size_t n;

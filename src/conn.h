@@ -47,6 +47,8 @@ struct conn_cfg {
 	 * Return 0 to accept; a negative value refuses (the connection closes
 	 * without msg4, as JS does) and *why names the reason for the log. */
 	int (*authorize)(const uint8_t pk[32], const char **why, void *ud);
+	/* Every read, before it is processed (the portal paces reads). */
+	void (*on_input)(struct conn *c, size_t len, void *ud);
 	/* Handshake done; conn_rpc() is usable. */
 	void (*on_ready)(struct conn *c, void *ud);
 	/* Called once, on every path out (failed handshake included); reason

@@ -28,7 +28,17 @@ struct peer {
 	bool member;
 	unsigned tunnels;   /* open tunnels this peer started */
 	struct relay_port *port;  /* its place in the scheduler, once authenticated */
+	long user;          /* index into cfg.sched.users; -1: guest */
+	bool read_paused;   /* stopped by the read pacing */
 	char ip[64];
+};
+
+/* Read pacing: a token bucket in bytes (may go negative: a read is
+ * charged after it happened; the connection then waits it out). */
+struct rbucket {
+	uint64_t rate, burst;
+	int64_t tokens;
+	uint64_t last;      /* uv_now ms of the last refill */
 };
 
 enum sub_kind { SUB_ATTENDANTS, SUB_ENDPOINTS };
@@ -56,6 +66,9 @@ struct portal {
 	struct sched_class *guest, *local;
 	struct user_class { char name[64]; struct sched_class *cls; } *ucls;
 	size_t n_ucls;
+	struct rbucket rlink, rguest, *ruser;   /* read pacing (rate-down) */
+	uv_timer_t rtimer;
+	bool rtimer_on;
 	char address[ADDR_TEXT_MAX];
 };
 
@@ -389,6 +402,134 @@ static void tunnel_connect(struct mrpc_stream *call, json_t *args, void *ud)
 
 /* ---------------------------------------------------------- connections */
 
+/* ---------------------------------------------------------- read pacing */
+
+static void rb_set(struct rbucket *b, uint64_t rate, uint64_t now)
+{
+	b->rate = rate;
+	/* 100 ms of the rate, at least 64 KiB: one read of the loop's buffer */
+	b->burst = rate / 10 > 65536 ? rate / 10 : 65536;
+	b->tokens = (int64_t)b->burst;
+	b->last = now;
+}
+
+static void rb_refill(struct rbucket *b, uint64_t now)
+{
+	if (b->rate == 0 || now <= b->last)
+		return;
+	b->tokens += (int64_t)(b->rate * (now - b->last) / 1000);
+	if (b->tokens > (int64_t)b->burst)
+		b->tokens = (int64_t)b->burst;
+	b->last = now;
+}
+
+/* ms until b is back to zero tokens (0 if it is). */
+static uint64_t rb_wait(const struct rbucket *b)
+{
+	if (b->rate == 0 || b->tokens >= 0)
+		return 0;
+	return ((uint64_t)(-b->tokens) * 1000 + b->rate - 1) / b->rate;
+}
+
+static struct rbucket *rb_user(struct portal *p, const struct peer *q)
+{
+	return q->user >= 0 && (size_t)q->user < p->cfg.sched.n_users ? &p->ruser[q->user] : &p->rguest;
+}
+
+static void rtimer_cb(uv_timer_t *t);
+
+static void rtimer_arm(struct portal *p, uint64_t wait)
+{
+	if (wait == 0)
+		wait = 1;
+	uv_timer_start(&p->rtimer, rtimer_cb, wait, 0);
+	p->rtimer_on = true;
+}
+
+/* Resumes the connections whose buckets have refilled. */
+static void rtimer_cb(uv_timer_t *t)
+{
+	struct portal *p = t->data;
+	uint64_t now = uv_now(p->cfg.loop), wait = 0;
+
+	p->rtimer_on = false;
+	rb_refill(&p->rlink, now);
+	rb_refill(&p->rguest, now);
+	for (size_t u = 0; u < p->cfg.sched.n_users; u++)
+		rb_refill(&p->ruser[u], now);
+	for (struct peer *q = p->peers; q != NULL; q = q->next) {
+		uint64_t w;
+
+		if (!q->read_paused)
+			continue;
+		w = rb_wait(&p->rlink);
+		if (rb_wait(rb_user(p, q)) > w)
+			w = rb_wait(rb_user(p, q));
+		if (w == 0) {
+			q->read_paused = false;
+			conn_pause_input(q->c, false);
+		} else if (wait == 0 || w < wait) {
+			wait = w;
+		}
+	}
+	if (wait != 0)
+		rtimer_arm(p, wait);
+}
+
+/* conn's on_input: charge the read, stop reading when a bucket is dry. */
+static void peer_input(struct conn *c, size_t len, void *ud)
+{
+	struct peer *q = ud;
+	struct portal *p = q->p;
+	struct rbucket *ub = rb_user(p, q);
+	uint64_t now, w;
+
+	if (p->rlink.rate == 0 && ub->rate == 0)
+		return;
+	now = uv_now(p->cfg.loop);
+	rb_refill(&p->rlink, now);
+	rb_refill(ub, now);
+	if (p->rlink.rate != 0)
+		p->rlink.tokens -= (int64_t)len;
+	if (ub->rate != 0)
+		ub->tokens -= (int64_t)len;
+	w = rb_wait(&p->rlink) > rb_wait(ub) ? rb_wait(&p->rlink) : rb_wait(ub);
+	if (w == 0 || q->read_paused)
+		return;
+	q->read_paused = true;
+	conn_pause_input(c, true);
+	if (!p->rtimer_on)
+		rtimer_arm(p, w);
+}
+
+/* Read buckets from cfg.sched (start and reload). */
+static int rb_apply(struct portal *p)
+{
+	const struct portal_sched *sc = &p->cfg.sched;
+	uint64_t now = uv_now(p->cfg.loop);
+	struct rbucket *ru = calloc(sc->n_users + 1, sizeof(*ru));
+
+	if (ru == NULL)
+		return -ENOMEM;
+	rb_set(&p->rlink, sc->link_rate_down, now);
+	rb_set(&p->rguest, sc->guest_ceil_down, now);
+	for (size_t u = 0; u < sc->n_users; u++)
+		rb_set(&ru[u], sc->users[u].ceil_down, now);
+	free(p->ruser);
+	p->ruser = ru;
+	return 0;
+}
+
+static long user_index(struct portal *p, const uint8_t pk[32])
+{
+	const struct portal_sched *sc = &p->cfg.sched;
+
+	for (size_t u = 0; u < sc->n_users; u++)
+		if (key_in(sc->users[u].ids, sc->users[u].n_ids, pk))
+			return (long)u;
+	return -1;
+}
+
 /* ------------------------------------------------------------ scheduling */
 
 static struct sched_class *class_for(struct portal *p, const uint8_t pk[32])
@@ -499,6 +640,7 @@ static void peer_ready(struct conn *c, void *ud)
 {
 	struct peer *q = ud;
 
+	q->user = user_index(q->p, conn_remote_pk(c));
 	q->port = relay_port_new(q->p->relay, c, class_for(q->p, conn_remote_pk(c)));
 	if (q->port == NULL)
 		conn_close(c, "out of memory");
@@ -565,6 +707,7 @@ static void on_connection(uv_stream_t *server, int status)
 		.handshake_timeout_ms = p->cfg.handshake_timeout_ms,
 		.sndbuf = p->cfg.sched.sndbuf ? p->cfg.sched.sndbuf : DEFAULT_SNDBUF,
 		.authorize = authorize,
+		.on_input = peer_input,
 		.on_ready = peer_ready,
 		.on_close = peer_closed,
 	};
@@ -580,6 +723,7 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	}
 	q->p = p;
+	q->user = -1;
 	cfg.ud = q;
 	if (conn_tcp_accept(server, &cfg, &q->c) < 0) {
 		free(q);
@@ -628,6 +772,7 @@ static void release(struct portal *p)
 		relay_free(p->relay);
 	}
 	free(p->ucls);
+	free(p->ruser);
 	mrpc_api_free(p->api);
 	free(p);
 }
@@ -657,6 +802,8 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	sched_cfg_default(&scfg, cfg->sched.link_rate);
 	p->relay = relay_new(cfg->loop, &scfg);
 	rc = p->relay == NULL ? -ENOMEM : sched_apply(p);
+	if (rc == 0)
+		rc = rb_apply(p);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up the scheduler: %s", strerror(-rc));
 		goto fail;
@@ -681,6 +828,8 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 		return rc;
 	}
 	p->listening = true;
+	uv_timer_init(cfg->loop, &p->rtimer);
+	p->rtimer.data = p;
 	uv_timer_init(cfg->loop, &p->sweep);
 	p->sweep.data = p;
 	uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
@@ -714,12 +863,15 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 	c->sched = cfg->sched;
 	if (sched_apply(p) != 0)
 		log_warn("reload: cannot rebuild the scheduler's classes; the old ones stay");
+	if (rb_apply(p) != 0)
+		log_warn("reload: cannot rebuild the read pacing");
 	for (struct peer *q = p->peers; q != NULL; q = q->next) {
 		const uint8_t *pk = conn_remote_pk(q->c);
 
 		if (conn_state(q->c) != CONN_OPEN)
 			continue;
 		q->member = key_in(c->members, c->n_members, pk);
+		q->user = user_index(p, pk);
 		if (key_in(c->denied, c->n_denied, pk)) {
 			p->counters.refused_denied++;
 			conn_close(q->c, "this key has been banned (policy reloaded)");
@@ -797,6 +949,7 @@ void portal_stop(struct portal *p)
 	if (p->listening) {
 		uv_close((uv_handle_t *)&p->listener, NULL);
 		uv_close((uv_handle_t *)&p->sweep, NULL);
+		uv_close((uv_handle_t *)&p->rtimer, NULL);
 	}
 	for (struct peer *q = p->peers; q != NULL; q = q->next)
 		conn_close(q->c, NULL);

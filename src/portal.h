@@ -11,6 +11,11 @@
  * Attendants are keyed by identity: the newest connection wins and the
  * older one is closed; an attendant leaves when its connection ends.
  *
+ * Reads are paced too (rate-down): a token bucket for the whole downlink
+ * and one per user at its download ceiling, charged on every read; a
+ * connection whose buckets run dry is not read until they refill. Reads
+ * get caps only; the guarantee and borrowing model is the send side's.
+ *
  * Privacy (Rooms 2.0): open — anyone; community — anyone may connect and
  * tunnel to members, only members may become attendants or list them;
  * restricted — non-members are refused right after the handshake (before
@@ -52,6 +57,7 @@ struct portal_counters {
 struct portal_user {
 	const char *name;
 	uint64_t rate, ceil;           /* B/s the portal sends for them; ceil 0 = the link */
+	uint64_t ceil_down;            /* B/s the portal reads from them at most; 0 = the link */
 	const uint8_t (*ids)[32];
 	size_t n_ids;
 };
@@ -62,6 +68,8 @@ struct portal_sched {
 	uint64_t link_rate;            /* B/s after rate-sub-percent; 0 = not paced */
 	uint64_t local_rate;           /* rate-local-percent of it (portal's own traffic) */
 	uint64_t guest_rate, guest_ceil; /* peers in no user */
+	uint64_t link_rate_down;       /* B/s the portal reads at most (rate-down less sub%); 0 = unpaced */
+	uint64_t guest_ceil_down;
 	const struct portal_user *users;
 	size_t n_users;
 	uint64_t block_limit_ms;       /* end a tunnel that stalls its sender this long (0: 30 s) */
