@@ -899,6 +899,18 @@ static bool ipt_has_jump(const char *dump, const char *builtin, const char *targ
 	return dump && strstr(dump, needle) != NULL;
 }
 
+/* iptables-save declares each chain on a line ":NAME POLICY [counters]";
+ * a plain substring search would also match a foreign MY_FAIRWAY_FORWARD. */
+static bool ipt_has_chain(const char *dump, const char *chain)
+{
+	size_t n = strlen(chain);
+
+	for (const char *l = dump; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+		if (l[0] == ':' && strncmp(l + 1, chain, n) == 0 && l[1 + n] == ' ')
+			return true;
+	return false;
+}
+
 static char *ipt_save(const struct policy *p, const char *table)
 {
 	char cmd[POLICY_PATH_MAX + 8];
@@ -1003,6 +1015,11 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 			const char *t1[] = { cmd, NULL };
 
 			log_err("firewall rules refused; restoring the previous tables and tc trees");
+			/* Debian's plain "iptables" is iptables-nft, which needs
+			 * nftables in the kernel (the UML test kernel has none) */
+			if (strstr(p->nat.iptables, "legacy") == NULL)
+				log_err("if this kernel has no nftables, use the legacy flavour: "
+				        "--iptables iptables-legacy (BIN_IPT, or iptables = in [nat])");
 			run_logged(t1, saved_mangle, NULL);
 			run_logged(t1, saved_nat, NULL);
 			tc_rollback(p, steps, n);
@@ -1102,7 +1119,7 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 				const char *x[] = { cmd, "-w", "-t", tabs[ti], "-X", chain, NULL };
 
 				snprintf(chain, sizeof(chain), "%s_%s", p->nat.prefix, hooks[ti][h]);
-				if (!dry_run && !strstr(dump, chain))
+				if (!dry_run && !ipt_has_chain(dump, chain))
 					continue;
 				/* a jump may have been added twice by hand: remove all */
 				for (int k = 0; k < 16 && stop_cmd(del, dry_run, out) == 0 && !dry_run; k++)
