@@ -1,7 +1,8 @@
-/* fairway call ADDR METHOD [ARGS_JSON] [--source]
+/* fairway call ADDR METHOD [ARGS_JSON] [--source | --duplex]
  *
  * Connects to a peer, calls one method and prints the result as JSON, one
- * line per value (a source prints each item). Exit 0 on success, 1 when
+ * line per value (a source prints each item; a duplex too, sending
+ * nothing). Exit 0 on success, 1 when
  * the call fails or the connection does, 2 for usage errors. */
 #include <errno.h>
 #include <signal.h>
@@ -23,7 +24,8 @@
 struct call_run {
 	const char *method;
 	json_t *args;
-	bool source;
+	bool source;          /* a stream: source, or duplex when `duplex` */
+	bool duplex;
 	int status;          /* exit status so far */
 	bool done;
 	struct conn *c;
@@ -105,7 +107,8 @@ static void on_ready(struct conn *c, void *ud)
 	struct mrpc_stream *s;
 
 	if (run->source)
-		s = mrpc_open(m, run->method, run->args, MRPC_SOURCE, &call_cbs, run);
+		s = mrpc_open(m, run->method, run->args, run->duplex ? MRPC_DUPLEX : MRPC_SOURCE,
+		              &call_cbs, run);
 	else
 		s = mrpc_call(m, run->method, run->args, &call_cbs, run);
 	run->args = NULL;  /* stolen */
@@ -144,6 +147,7 @@ int cmd_call(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "source", no_argument, NULL, 'S' },
+		{ "duplex", no_argument, NULL, 'D' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "caps", required_argument, NULL, 'k' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -166,6 +170,7 @@ int cmd_call(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'S': run.source = true; break;
+		case 'D': run.source = run.duplex = true; break;
 		case 's': secret = optarg; break;
 		case 'k': caps = optarg; break;
 		case 't': timeout_ms = strtoul(optarg, NULL, 10); break;
@@ -174,7 +179,7 @@ int cmd_call(int argc, char **argv)
 		}
 	}
 	if (argc - optind < 2 || argc - optind > 3) {
-		fprintf(stderr, "usage: fairway call ADDR METHOD [ARGS_JSON] [--source]\n");
+		fprintf(stderr, "usage: fairway call ADDR METHOD [ARGS_JSON] [--source|--duplex]\n");
 		return EXIT_USAGE;
 	}
 	if (addr_parse_multi(argv[optind], strlen(argv[optind]), addrs, 8, &n, err, sizeof(err)) != 0) {

@@ -13,9 +13,11 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "addr.h"
 #include "cli.h"
 #include "cmd.h"
 #include "ctl.h"
+#include "host.h"
 #include "log.h"
 #include "policy.h"
 #include "portal.h"
@@ -48,6 +50,7 @@ struct overrides {
 
 struct portal_run {
 	struct portal *portal;
+	struct host *via;      /* --via: our announcement at an upstream portal */
 	struct ctl *ctl;
 	const char *policy_path;
 	const struct overrides *ov;
@@ -279,6 +282,7 @@ static void stop_all(struct portal_run *run)
 	if (run->stopping)
 		return;
 	run->stopping = true;
+	host_stop(run->via);
 	portal_stop(run->portal);
 	ctl_stop(run->ctl);
 	uv_close((uv_handle_t *)&run->sigint, NULL);
@@ -348,6 +352,23 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 	return NULL;
 }
 
+/* ---- --via: reachable through another portal ---- */
+
+static void via_accept(struct mrpc_stream *s, const char *label, void *ud)
+{
+	struct portal_run *run = ud;
+
+	portal_accept_tunnel(run->portal, s, label);
+}
+
+static void via_announced(const char *addr, void *ud)
+{
+	/* Second line on stdout: the way in through the upstream portal. */
+	printf("%s\n", addr);
+	fflush(stdout);
+	log_info("reachable through the upstream portal as %s", addr);
+}
+
 /* ---- command line ---- */
 
 static int parse_count(const char *s, unsigned *out)
@@ -375,7 +396,8 @@ static int parse_id_opt(const char *opt, const char *s, uint8_t (**list)[32], si
 }
 
 static int parse_args(int argc, char **argv, struct overrides *o, const char **secret,
-                      const char **caps, const char **policy, const char **ctl_path)
+                      const char **caps, const char **policy, const char **ctl_path,
+                      const char **via)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -393,6 +415,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "idle-timeout", required_argument, NULL, 4 },
 		{ "allow-multihop", no_argument, NULL, 5 },
 		{ "ctl", required_argument, NULL, 6 },
+		{ "via", required_argument, NULL, 7 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -406,6 +429,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 'c': *policy = optarg; break;
 		case 'n': o->name = optarg; break;
 		case 6: *ctl_path = optarg; break;
+		case 7: *via = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = parse_count(optarg, &o->handshake_ms);
@@ -448,7 +472,8 @@ int cmd_portal(int argc, char **argv)
 {
 	struct overrides ov = { 0 };
 	struct portal_run run = { .ov = &ov };
-	const char *secret = NULL, *caps = NULL, *ctl_path = NULL;
+	const char *secret = NULL, *caps = NULL, *ctl_path = NULL, *via = NULL;
+	struct host_cfg hc = { 0 };
 	char host[256], err[256], ctl_def[4096];
 	uint8_t net_key[32];
 	uint16_t port;
@@ -459,9 +484,16 @@ int cmd_portal(int argc, char **argv)
 	int rc;
 
 	settings_defaults(&run.cur);
-	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path);
+	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path, &via);
 	if (rc != 0)
 		goto out;
+	if (via != NULL && (addr_parse(via, strlen(via), &hc.portal, err, sizeof(err)) != 0 ||
+	                    hc.portal.kind != ADDR_NET || !hc.portal.has_shs)) {
+		fprintf(stderr, "fairway portal: --via wants net:HOST:PORT~shs:KEY (%s)\n",
+		        hc.portal.kind != ADDR_NET ? "not a net address" : err);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (run.policy_path != NULL &&
 	    settings_from_policy(&run.cur, run.policy_path, NULL, 0) != 0) {
 		rc = EXIT_USAGE;
@@ -516,6 +548,17 @@ int cmd_portal(int argc, char **argv)
 	         run.cur.n_members, run.ctl != NULL ? ", control socket " : "",
 	         run.ctl != NULL ? ctl_path : "");
 
+	if (via != NULL) {
+		hc.loop = loop;
+		hc.id = &id;
+		hc.net_key = net_key;
+		hc.accept = via_accept;
+		hc.on_announced = via_announced;
+		hc.ud = &run;
+		run.via = host_start(&hc);
+		if (run.via == NULL)
+			log_warn("--via: out of memory; not announcing upstream");
+	}
 	uv_signal_init(loop, &run.sigint);
 	uv_signal_init(loop, &run.sigterm);
 	run.sigint.data = run.sigterm.data = &run;

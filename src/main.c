@@ -21,7 +21,7 @@ static const struct command commands[] = {
 	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--secret FILE] [--caps B64] [--name NAME]\n"
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
-	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop]",
+	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]",
 	  "run a portal (room); prints its net:…~shs:… address first" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
@@ -35,7 +35,7 @@ static const struct command commands[] = {
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
 	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
 	  "the router plane: Fair NAT rebuilt (reads fairnat.config as it is)" },
-	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source] [--portal NETADDR] [--secret FILE] [--caps B64]",
+	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source|--duplex] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };
 

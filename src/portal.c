@@ -667,8 +667,8 @@ static const char *over_limit(struct portal *p, struct peer *q)
 	unsigned same_ip = 0, pending = 0;
 
 	for (struct peer *o = p->peers; o != NULL; o = o->next) {
-		if (strcmp(o->ip, q->ip) == 0)
-			same_ip++;
+		if (q->ip[0] != '\0' && strcmp(o->ip, q->ip) == 0)
+			same_ip++;   /* tunneled peers have no address of their own */
 		if (conn_state(o->c) == CONN_HANDSHAKE)
 			pending++;
 	}
@@ -695,11 +695,10 @@ static void peer_closed(struct conn *c, const char *reason, void *ud)
 	free(q);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* The session settings every peer gets, TCP or tunneled. */
+static struct conn_cfg peer_cfg(struct portal *p, struct peer *q)
 {
-	struct portal *p = server->data;
-	struct peer *q;
-	struct conn_cfg cfg = {
+	return (struct conn_cfg){
 		.loop = p->cfg.loop,
 		.id = p->cfg.id,
 		.net_key = p->cfg.net_key,
@@ -710,31 +709,77 @@ static void on_connection(uv_stream_t *server, int status)
 		.on_input = peer_input,
 		.on_ready = peer_ready,
 		.on_close = peer_closed,
+		.ud = q,
 	};
-	const char *why;
+}
 
-	if (status < 0) {
-		log_warn("accept: %s", uv_strerror(status));
-		return;
-	}
-	q = calloc(1, sizeof(*q));
+static struct peer *peer_new(struct portal *p)
+{
+	struct peer *q = calloc(1, sizeof(*q));
+
 	if (q == NULL) {
 		log_warn("accept: out of memory");
-		return;
+		return NULL;
 	}
 	q->p = p;
 	q->user = -1;
-	cfg.ud = q;
-	if (conn_tcp_accept(server, &cfg, &q->c) < 0) {
-		free(q);
-		return;
-	}
+	return q;
+}
+
+static void peer_admit(struct portal *p, struct peer *q)
+{
+	const char *why;
+
 	conn_peer_ip(q->c, q->ip, sizeof(q->ip));
 	LIST_INSERT(p->peers, q);
 	p->npeers++;
 	why = over_limit(p, q);
 	if (why != NULL)
 		conn_close(q->c, why);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+	struct portal *p = server->data;
+	struct peer *q;
+	struct conn_cfg cfg;
+
+	if (status < 0) {
+		log_warn("accept: %s", uv_strerror(status));
+		return;
+	}
+	q = peer_new(p);
+	if (q == NULL)
+		return;
+	cfg = peer_cfg(p, q);
+	if (conn_tcp_accept(server, &cfg, &q->c) < 0) {
+		free(q);
+		return;
+	}
+	peer_admit(p, q);
+}
+
+void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *label)
+{
+	struct peer *q;
+	struct conn_cfg cfg;
+
+	if (p->stopping) {
+		mrpc_stream_end(s, "portal is stopping");
+		return;
+	}
+	q = peer_new(p);
+	if (q == NULL) {
+		mrpc_stream_end(s, "out of memory");
+		return;
+	}
+	cfg = peer_cfg(p, q);
+	q->c = tunnel_conn(s, &cfg, false, NULL, label);
+	if (q->c == NULL) {
+		free(q);
+		return;
+	}
+	peer_admit(p, q);
 }
 
 static int build_api(struct portal *p)

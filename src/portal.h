@@ -31,6 +31,7 @@
 #include <uv.h>
 
 #include "keys.h"
+#include "muxrpc.h"
 
 struct portal;
 
@@ -101,6 +102,11 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
  * may no longer attend leave. The lists stay borrowed: keep the old ones
  * alive until this returns. */
 void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg);
+/* A caller that reached this portal through another portal (portal
+ * --via): s is the tunnel.connect duplex aimed at us; the session inside
+ * it becomes a peer like a TCP one, marked tunneled, so the multi-hop rule
+ * applies to the tunnels it asks for. */
+void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *label);
 /* "net:HOST:PORT~shs:KEY" of the listening socket. */
 const char *portal_address(const struct portal *p);
 /* Closes the listener and every connection (with goodbyes); the loop then
