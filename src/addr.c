@@ -10,6 +10,7 @@
  * error, never silently fixed. */
 #include "addr.h"
 #include "keys.h"
+#include "util.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,19 +37,6 @@ struct parsed {
 	size_t ntok, nproto;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 /* data = ( ["-9] | [<-}] | "!" [!:;~] )* — printable ASCII except space,
  * '!', ':', ';' and '~'. */
@@ -94,19 +82,19 @@ static int split(const char *s, size_t len, struct parsed *p, char *err, size_t 
 
 		if (c == '!') {
 			if (i + 1 >= len || !is_special((unsigned char)s[i + 1])) {
-				set_err(err, errlen, "bad '!' escape at offset %zu", i);
+				util_set_err(err, errlen, "bad '!' escape at offset %zu", i);
 				return -EINVAL;
 			}
 			p->text[o++] = s[++i];
 			continue;
 		}
 		if (c == ';') {
-			set_err(err, errlen, "unexpected ';' at offset %zu (one address expected)", i);
+			util_set_err(err, errlen, "unexpected ';' at offset %zu (one address expected)", i);
 			return -EINVAL;
 		}
 		if (c != ':' && c != '~') {
 			if (!is_data_char(c)) {
-				set_err(err, errlen, "invalid character 0x%02x at offset %zu", c, i);
+				util_set_err(err, errlen, "invalid character 0x%02x at offset %zu", c, i);
 				return -EINVAL;
 			}
 			p->text[o++] = (char)c;
@@ -122,7 +110,7 @@ static int split(const char *s, size_t len, struct parsed *p, char *err, size_t 
 
 			pr->count = (uint16_t)(p->ntok - pr->first);
 			if (!is_name(p->text + p->tok[pr->first].off, p->tok[pr->first].len)) {
-				set_err(err, errlen, "protocol %zu: name is not [a-z][a-z0-9-]+",
+				util_set_err(err, errlen, "protocol %zu: name is not [a-z][a-z0-9-]+",
 				        p->nproto + 1);
 				return -EINVAL;
 			}
@@ -194,7 +182,7 @@ static int parse_net(const struct parsed *p, const struct proto *pr, struct addr
 	size_t hl = 0;
 
 	if (pr->count < 3) {
-		set_err(err, errlen, "net address needs a host and a port (net:HOST:PORT)");
+		util_set_err(err, errlen, "net address needs a host and a port (net:HOST:PORT)");
 		return -EINVAL;
 	}
 	for (size_t t = pr->first + 1; t < (size_t)pr->first + pr->count - 1; t++) {
@@ -202,7 +190,7 @@ static int parse_net(const struct parsed *p, const struct proto *pr, struct addr
 		size_t sep = t > pr->first + 1u;
 
 		if (hl + sep + f->len > ADDR_HOST_MAX) {
-			set_err(err, errlen, "host is longer than %d characters", ADDR_HOST_MAX);
+			util_set_err(err, errlen, "host is longer than %d characters", ADDR_HOST_MAX);
 			return -EINVAL;
 		}
 		if (sep)
@@ -216,11 +204,11 @@ static int parse_net(const struct parsed *p, const struct proto *pr, struct addr
 		hl = strlen(a->host);
 	}
 	if (!host_valid(a->host, hl)) {
-		set_err(err, errlen, "host is not a host name or IP address");
+		util_set_err(err, errlen, "host is not a host name or IP address");
 		return -EINVAL;
 	}
 	if (parse_uint(p->text + port->off, port->len, 1, 65535, &v) != 0) {
-		set_err(err, errlen, "port is not a number 1..65535");
+		util_set_err(err, errlen, "port is not a number 1..65535");
 		return -EINVAL;
 	}
 	a->kind = ADDR_NET;
@@ -236,20 +224,20 @@ static int parse_tunnel(const struct parsed *p, const struct proto *pr, struct a
 	uint32_t v;
 
 	if (pr->count < 3 || pr->count > 4) {
-		set_err(err, errlen, "tunnel address is tunnel:@PORTAL:@TARGET[:INSTANCE]");
+		util_set_err(err, errlen, "tunnel address is tunnel:@PORTAL:@TARGET[:INSTANCE]");
 		return -EINVAL;
 	}
 	if (keys_id_parse(p->text + t[1].off, t[1].len, a->portal) != 0) {
-		set_err(err, errlen, "tunnel portal is not a feed id (@<base64>.ed25519)");
+		util_set_err(err, errlen, "tunnel portal is not a feed id (@<base64>.ed25519)");
 		return -EINVAL;
 	}
 	if (keys_id_parse(p->text + t[2].off, t[2].len, a->target) != 0) {
-		set_err(err, errlen, "tunnel target is not a feed id (@<base64>.ed25519)");
+		util_set_err(err, errlen, "tunnel target is not a feed id (@<base64>.ed25519)");
 		return -EINVAL;
 	}
 	if (pr->count == 4) {
 		if (parse_uint(p->text + t[3].off, t[3].len, 0, UINT32_MAX, &v) != 0) {
-			set_err(err, errlen, "tunnel instance is not a number 0..4294967295");
+			util_set_err(err, errlen, "tunnel instance is not a number 0..4294967295");
 			return -EINVAL;
 		}
 		a->has_instance = true;
@@ -267,9 +255,9 @@ static int parse_shs_key(const char *s, size_t len, uint8_t out[static 32], cons
 	if (keys_pk_parse_b64(s, len, out) == 0)
 		return 0;
 	if ((len > 0 && s[0] == '@') || (len >= 8 && memcmp(s + len - 8, ".ed25519", 8) == 0))
-		set_err(err, errlen, "shs %s must be bare base64, without '@' or '.ed25519'", what);
+		util_set_err(err, errlen, "shs %s must be bare base64, without '@' or '.ed25519'", what);
 	else
-		set_err(err, errlen, "shs %s is not 32 bytes of canonical base64", what);
+		util_set_err(err, errlen, "shs %s is not 32 bytes of canonical base64", what);
 	return -EINVAL;
 }
 
@@ -280,11 +268,11 @@ static int parse_shs(const struct parsed *p, const struct proto *pr, struct addr
 	const struct tok *t = &p->tok[pr->first];
 
 	if (a->has_shs) {
-		set_err(err, errlen, "more than one shs transform");
+		util_set_err(err, errlen, "more than one shs transform");
 		return -EINVAL;
 	}
 	if (pr->count < 2 || pr->count > 3) {
-		set_err(err, errlen, "shs transform is shs:KEY[:SEED]");
+		util_set_err(err, errlen, "shs transform is shs:KEY[:SEED]");
 		return -EINVAL;
 	}
 	if (parse_shs_key(p->text + t[1].off, t[1].len, a->shs_pk, "key", err, errlen) != 0)
@@ -308,11 +296,11 @@ static int parse_one(const char *s, size_t len, struct addr *out, struct parsed 
 
 	memset(&a, 0, sizeof(a));
 	if (len == 0) {
-		set_err(err, errlen, "empty address");
+		util_set_err(err, errlen, "empty address");
 		return -EINVAL;
 	}
 	if (len > ADDR_TEXT_MAX) {
-		set_err(err, errlen, "address is longer than %d characters", ADDR_TEXT_MAX);
+		util_set_err(err, errlen, "address is longer than %d characters", ADDR_TEXT_MAX);
 		return -EINVAL;
 	}
 	rc = split(s, len, p, err, errlen);
@@ -344,7 +332,7 @@ static int parse_one(const char *s, size_t len, struct addr *out, struct parsed 
 			/* net/tunnel print back exactly; a transform we would drop
 			 * (noauth...) changes what the address means. */
 			name = &p->tok[pr->first];
-			set_err(err, errlen, "unsupported transform '%.*s'",
+			util_set_err(err, errlen, "unsupported transform '%.*s'",
 			        (int)(name->len > 16 ? 16 : name->len), p->text + name->off);
 			return -EINVAL;
 		}
@@ -379,12 +367,12 @@ int addr_parse_multi(const char *s, size_t len, struct addr *out, size_t max, si
 		if (i < len && s[i] != ';')
 			continue;
 		if (count == max) {
-			set_err(err, errlen, "more than %zu alternatives", max);
+			util_set_err(err, errlen, "more than %zu alternatives", max);
 			return -E2BIG;
 		}
 		rc = parse_one(s + start, i - start, &out[count], &p, why, sizeof(why));
 		if (rc != 0) {
-			set_err(err, errlen, "alternative %zu: %s", count + 1, why);
+			util_set_err(err, errlen, "alternative %zu: %s", count + 1, why);
 			return rc;
 		}
 		count++;

@@ -4,13 +4,13 @@
  * sodium_memzero before returning, on success and failure alike, and no
  * error message ever quotes the input (it may be a private key). */
 #include "keys.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <pwd.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,19 +28,6 @@
  * whose unused bits are zero, i.e. one of these 16 characters. */
 static const char canonical_last[] = "AEIMQUYcgkosw048";
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 void keys_from_seed(struct keys *k, const uint8_t seed[static 32])
 {
@@ -191,46 +178,46 @@ int keys_parse_secret(const char *text, size_t len, struct keys *out,
 
 	buf = malloc(len + 1);
 	if (buf == NULL) {
-		set_err(err, errlen, "out of memory");
+		util_set_err(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	n = strip_comments(text, len, buf);
 	/* Duplicate keys would let two readers see two different identities. */
 	root = json_loadb(buf, n, JSON_REJECT_DUPLICATES, NULL);
 	if (root == NULL || !json_is_object(root)) {
-		set_err(err, errlen, "no JSON object");
+		util_set_err(err, errlen, "no JSON object");
 		goto out;
 	}
 
 	v = json_object_get(root, "curve");
 	if (v == NULL) {
-		set_err(err, errlen, "missing \"curve\"");
+		util_set_err(err, errlen, "missing \"curve\"");
 		goto out;
 	}
 	if (!json_is_string(v) || strcmp(json_string_value(v), "ed25519") != 0) {
-		set_err(err, errlen, "curve is not ed25519");
+		util_set_err(err, errlen, "curve is not ed25519");
 		goto out;
 	}
 
 	v = json_object_get(root, "private");
 	if (v == NULL || !json_is_string(v)) {
-		set_err(err, errlen, "missing \"private\" string");
+		util_set_err(err, errlen, "missing \"private\" string");
 		goto out;
 	}
 	if (parse_tagged(json_string_value(v), json_string_length(v),
 	                 file_sk, sizeof(file_sk)) != 0) {
-		set_err(err, errlen, "private key is not 64 bytes of base64 + \".ed25519\"");
+		util_set_err(err, errlen, "private key is not 64 bytes of base64 + \".ed25519\"");
 		goto out;
 	}
 
 	v = json_object_get(root, "public");
 	if (v == NULL || !json_is_string(v)) {
-		set_err(err, errlen, "missing \"public\" string");
+		util_set_err(err, errlen, "missing \"public\" string");
 		goto out;
 	}
 	if (parse_tagged(json_string_value(v), json_string_length(v),
 	                 file_pk, sizeof(file_pk)) != 0) {
-		set_err(err, errlen, "public key is not 32 bytes of base64 + \".ed25519\"");
+		util_set_err(err, errlen, "public key is not 32 bytes of base64 + \".ed25519\"");
 		goto out;
 	}
 
@@ -238,11 +225,11 @@ int keys_parse_secret(const char *text, size_t len, struct keys *out,
 	 * agree with it, or the file was edited or corrupted. */
 	keys_from_seed(&k, file_sk);
 	if (sodium_memcmp(k.pk, file_sk + 32, KEYS_PK_BYTES) != 0) {
-		set_err(err, errlen, "private key halves do not match (corrupt private key)");
+		util_set_err(err, errlen, "private key halves do not match (corrupt private key)");
 		goto out;
 	}
 	if (sodium_memcmp(k.pk, file_pk, KEYS_PK_BYTES) != 0) {
-		set_err(err, errlen, "public key does not match private key");
+		util_set_err(err, errlen, "public key does not match private key");
 		goto out;
 	}
 
@@ -251,11 +238,11 @@ int keys_parse_secret(const char *text, size_t len, struct keys *out,
 	if (v != NULL && !json_is_null(v)) {
 		if (!json_is_string(v) ||
 		    keys_id_parse(json_string_value(v), json_string_length(v), id_pk) != 0) {
-			set_err(err, errlen, "id is not a feed id (@<base64>.ed25519)");
+			util_set_err(err, errlen, "id is not a feed id (@<base64>.ed25519)");
 			goto out;
 		}
 		if (sodium_memcmp(id_pk, k.pk, KEYS_PK_BYTES) != 0) {
-			set_err(err, errlen, "id does not match private key");
+			util_set_err(err, errlen, "id does not match private key");
 			goto out;
 		}
 	}
@@ -352,30 +339,30 @@ int keys_load_file(const char *path, struct keys *out, char *err, size_t errlen)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		rc = -errno;
-		set_err(err, errlen, "%s: %s", path, strerror(-rc));
+		util_set_err(err, errlen, "%s: %s", path, strerror(-rc));
 		return rc;
 	}
 	if (fstat(fd, &st) != 0) {
 		rc = -errno;
-		set_err(err, errlen, "%s: %s", path, strerror(-rc));
+		util_set_err(err, errlen, "%s: %s", path, strerror(-rc));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		rc = -EINVAL;
-		set_err(err, errlen, "%s: not a regular file", path);
+		util_set_err(err, errlen, "%s: not a regular file", path);
 		goto out;
 	}
 	/* ssb-keys writes 0400; 0600 is what we write. Anything letting other
 	 * users read (or replace) the identity is refused, like ssh does. */
 	if ((st.st_mode & 077) != 0) {
 		rc = -EPERM;
-		set_err(err, errlen, "%s: %s by group or others (mode %04o); chmod 600 it",
+		util_set_err(err, errlen, "%s: %s by group or others (mode %04o); chmod 600 it",
 		        path, mode_problem(st.st_mode), (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size > KEYS_FILE_MAX) {
 		rc = -EFBIG;
-		set_err(err, errlen, "%s: larger than 64 KiB, not a secret file", path);
+		util_set_err(err, errlen, "%s: larger than 64 KiB, not a secret file", path);
 		goto out;
 	}
 
@@ -383,7 +370,7 @@ int keys_load_file(const char *path, struct keys *out, char *err, size_t errlen)
 	buf = malloc(KEYS_FILE_MAX + 1);
 	if (buf == NULL) {
 		rc = -ENOMEM;
-		set_err(err, errlen, "%s: out of memory", path);
+		util_set_err(err, errlen, "%s: out of memory", path);
 		goto out;
 	}
 	for (;;) {
@@ -393,7 +380,7 @@ int keys_load_file(const char *path, struct keys *out, char *err, size_t errlen)
 			continue;
 		if (r < 0) {
 			rc = -errno;
-			set_err(err, errlen, "%s: %s", path, strerror(-rc));
+			util_set_err(err, errlen, "%s: %s", path, strerror(-rc));
 			goto out;
 		}
 		if (r == 0)
@@ -401,14 +388,14 @@ int keys_load_file(const char *path, struct keys *out, char *err, size_t errlen)
 		len += (size_t)r;
 		if (len > KEYS_FILE_MAX) {
 			rc = -EFBIG;
-			set_err(err, errlen, "%s: larger than 64 KiB, not a secret file", path);
+			util_set_err(err, errlen, "%s: larger than 64 KiB, not a secret file", path);
 			goto out;
 		}
 	}
 
 	rc = keys_parse_secret(buf, len, out, why, sizeof(why));
 	if (rc != 0)
-		set_err(err, errlen, "%s: %s", path, why);
+		util_set_err(err, errlen, "%s: %s", path, why);
 out:
 	if (buf != NULL) {
 		sodium_memzero(buf, KEYS_FILE_MAX + 1);
@@ -454,12 +441,12 @@ int keys_save_file(const char *path, const struct keys *k, char *err, size_t err
 
 	rc = make_parents(path);
 	if (rc != 0) {
-		set_err(err, errlen, "%s: cannot create directory: %s", path, strerror(-rc));
+		util_set_err(err, errlen, "%s: cannot create directory: %s", path, strerror(-rc));
 		return rc;
 	}
 	text = keys_format_secret(k);
 	if (text == NULL) {
-		set_err(err, errlen, "%s: out of memory", path);
+		util_set_err(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	len = strlen(text);
@@ -468,9 +455,9 @@ int keys_save_file(const char *path, const struct keys *k, char *err, size_t err
 	if (fd < 0) {
 		rc = -errno;
 		if (rc == -EEXIST)
-			set_err(err, errlen, "%s: already exists; refusing to overwrite", path);
+			util_set_err(err, errlen, "%s: already exists; refusing to overwrite", path);
 		else
-			set_err(err, errlen, "%s: %s", path, strerror(-rc));
+			util_set_err(err, errlen, "%s: %s", path, strerror(-rc));
 		goto out;
 	}
 	while (off < len) {
@@ -499,7 +486,7 @@ int keys_save_file(const char *path, const struct keys *k, char *err, size_t err
 fail:
 	/* Don't leave a truncated identity that the next run would refuse to
 	 * overwrite. */
-	set_err(err, errlen, "%s: %s", path, strerror(-rc));
+	util_set_err(err, errlen, "%s: %s", path, strerror(-rc));
 	if (fd >= 0)
 		close(fd);
 	unlink(path);

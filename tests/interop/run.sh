@@ -1,54 +1,10 @@
 #!/bin/sh
-# Runs the JavaScript interop tests against BUILD_DIR/fairway.
-#
+# The JavaScript interop tests (issue 2) against BUILD_DIR/fairway:
 #   tests/interop/run.sh BUILD_DIR
-#
-# Installs the pinned JS stack (npm ci, from package-lock.json) when
-# node_modules is missing, runs every *.test.js with node's built-in test
-# runner (TAP output), and ends with "interop: N passed, N failed, N todo".
-# The exit status is non-zero when any test fails or the run itself does.
-set -eu
-
-if [ $# -ne 1 ]; then
-	echo "usage: $0 BUILD_DIR" >&2
-	exit 2
-fi
-here=$(cd "$(dirname "$0")" && pwd)
-build=$(cd "$1" && pwd) || { echo "$0: no build directory '$1'" >&2; exit 2; }
-if [ ! -x "$build/fairway" ]; then
-	echo "$0: $build/fairway is missing (run: ninja -C $1 fairway)" >&2
-	exit 2
-fi
-command -v node >/dev/null || { echo "$0: node (>= 20) is not installed" >&2; exit 2; }
-
-cd "$here"
-if [ ! -d node_modules ]; then
-	echo "# installing the pinned JS stack (npm ci)"
-	npm ci --no-audit --no-fund >&2
-fi
-
-export FAIRWAY_BIN="$build/fairway"
-out=$(mktemp)
-trap 'rm -f "$out"' EXIT
-
 # One test file at a time: the handshake-timeout checks measure time, and
-# CI machines have two cores. Every test also has its own timeout; the
-# outer one is a last resort.
-status=0
-timeout 900 node --test --test-reporter=tap --test-concurrency=1 --test-timeout=300000 \
-	./*.test.js >"$out" 2>&1 || status=$?
-cat "$out"
-
-pass=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$out" | tail -n 1)
-fail=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$out" | tail -n 1)
-cancelled=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$out" | tail -n 1)
-todo=$(sed -n 's/^# todo \([0-9]*\)$/\1/p' "$out" | tail -n 1)
-pass=${pass:-0}
-fail=$(( ${fail:-0} + ${cancelled:-0} ))
-if [ "$status" -ne 0 ] && [ "$fail" -eq 0 ]; then
-	# The runner died without a summary (timeout, crash): that is a failure.
-	fail=1
-fi
-# todo tests document known bugs (see the test names); they never fail the run.
-echo "interop: $pass passed, $fail failed, ${todo:-0} todo"
-[ "$status" -eq 0 ] && [ "$fail" -eq 0 ]
+# CI machines have two cores. Every test has its own timeout; the outer one
+# is a last resort.
+set -eu
+[ $# -eq 1 ] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
+here=$(cd "$(dirname "$0")" && pwd)
+exec "$here/../node-run.sh" interop "$here" "$1" 1 900 300000 "$here"
