@@ -865,17 +865,21 @@ static void set_peer_name(struct conn *c, const struct sockaddr_storage *ss)
 
 /* The kernel's send queue is a FIFO we cannot reorder: keep it short.
  * TCP_NOTSENT_LOWAT makes the socket writable only when little is unsent,
- * SO_SNDBUF caps the total. */
+ * SO_SNDBUF caps the total. The receive buffer is capped too: when the
+ * portal stops reading a peer (backpressure), what that peer already sent
+ * waits in it, and a default auto-tuned one holds tens of megabytes —
+ * seconds of a user's traffic that keep arriving after it stopped. */
 static void short_send_queue(uv_tcp_t *tcp, unsigned sndbuf)
 {
 	uv_os_fd_t fd;
-	int v = (int)sndbuf, lowat = 16384;
+	int v = (int)sndbuf, lowat = 16384, rcv = 256 * 1024;
 
 	if (uv_fileno((uv_handle_t *)tcp, &fd) != 0)
 		return;
 	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv)) != 0 ||
 	    setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &lowat, sizeof(lowat)) != 0)
-		log_debug("cannot shorten the send queue: %s", strerror(errno));
+		log_debug("cannot shorten the socket queues: %s", strerror(errno));
 }
 
 int conn_tcp_accept(uv_stream_t *server, const struct conn_cfg *cfg, struct conn **out)
