@@ -159,6 +159,8 @@ static int run_session(struct session_run *r)
 {
 	struct conn_cfg cfg = {
 		.loop = r->loop, .id = &r->id, .net_key = r->net_key, .api = r->api,
+		/* forwarded bytes wait here, not in a deep kernel queue */
+		.sndbuf = 64u << 10,
 		.on_ready = on_ready, .on_close = on_close, .ud = r,
 	};
 	char err[256];

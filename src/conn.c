@@ -930,6 +930,8 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 		return;
 	}
 	uv_tcp_nodelay(&t->tcp, 1);
+	if (t->c->cfg.sndbuf != 0)
+		short_send_queue(&t->tcp, t->c->cfg.sndbuf);
 	tcp_start_reading(t);
 	conn_start(t->c);
 }

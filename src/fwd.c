@@ -8,8 +8,8 @@
 
 #include "log.h"
 
-#define FWD_HIGH_WATER (1u << 20)
-#define FWD_LOW_WATER (256u << 10)
+#define FWD_HIGH_WATER (256u << 10)
+#define FWD_LOW_WATER (64u << 10)
 /* Bytes held while the TCP side connects. Above FWD_HIGH_WATER the
  * session stops being read, so this cap only has to absorb what was
  * already decoded when the pause took effect. */

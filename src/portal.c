@@ -845,6 +845,15 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 		goto fail;
 	}
 	sched_cfg_default(&scfg, cfg->sched.link_rate);
+	/* A tunnel's queue: ~50 ms of the link, 64 KiB..1 MiB. Deeper only
+	 * delays everything behind it (and a stopped sender's bytes keep
+	 * arriving for as long as they take to drain). */
+	if (cfg->sched.link_rate != 0) {
+		uint64_t lim = cfg->sched.link_rate / 20;
+
+		scfg.flow_limit = lim < (64u << 10) ? (64u << 10) : lim > (1u << 20) ? (1u << 20) : lim;
+		scfg.flow_low = scfg.flow_limit / 4;
+	}
 	p->relay = relay_new(cfg->loop, &scfg);
 	rc = p->relay == NULL ? -ENOMEM : sched_apply(p);
 	if (rc == 0)
