@@ -4,9 +4,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "addr.h"
+#include "conn.h"
+#include "log.h"
+#include "tunnel.h"
 #include "cmd.h"
 
 int cli_load_identity(const char *path, struct keys *out)
@@ -31,6 +35,20 @@ int cli_load_identity(const char *path, struct keys *out)
 		fprintf(stderr, "fairway: %s\n", err);
 		return EXIT_USAGE;
 	}
+	return 0;
+}
+
+int cli_identity_or_onetime(const char *path, struct keys *out)
+{
+	char def[4096];
+	uint8_t seed[32];
+
+	if (path != NULL || keys_default_path(def, sizeof(def)) != 0 || access(def, F_OK) == 0)
+		return cli_load_identity(path, out);
+	randombytes_buf(seed, sizeof(seed));
+	keys_from_seed(out, seed);
+	sodium_memzero(seed, sizeof(seed));
+	log_debug("no identity at %s: using a one-time identity", def);
 	return 0;
 }
 
@@ -103,4 +121,21 @@ int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
 	else
 		fprintf(stderr, "fairway: no net:HOST:PORT~shs:KEY or tunnel:…~shs:… address given\n");
 	return EXIT_USAGE;
+}
+
+int cli_dial(const struct conn_cfg *cfg, const struct addr *net, const struct addr *tun,
+             struct conn **handle)
+{
+	char err[256];
+
+	if (tun == NULL) {
+		/* Failures after this arrive through cfg's on_close. */
+		conn_tcp_connect(cfg, net->host, net->port, net->shs_pk, handle);
+		return 0;
+	}
+	*handle = tunnel_dial(cfg, net, tun, err, sizeof(err));
+	if (*handle != NULL)
+		return 0;
+	fprintf(stderr, "fairway: %s\n", err);
+	return EXIT_RUNTIME;
 }

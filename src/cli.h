@@ -15,6 +15,11 @@
  * message naming the file and the problem. Returns 0 or an exit status. */
 int cli_load_identity(const char *path, struct keys *out);
 
+/* Like cli_load_identity, but a caller given no --secret whose default
+ * secret file does not exist gets a one-time identity instead (callers
+ * need no identity of their own to reach a peer). */
+int cli_identity_or_onetime(const char *path, struct keys *out);
+
 /* Parses a base64 network key (32 bytes); NULL means the main network's.
  * Returns 0 or EXIT_USAGE with a message. */
 int cli_parse_caps(const char *b64, uint8_t out[32]);
@@ -29,5 +34,14 @@ struct addr;
  * and returns EXIT_USAGE when the list offers no route. */
 int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
                    const struct addr **tun);
+
+struct conn;
+struct conn_cfg;
+/* Opens the route cli_pick_route chose: a TCP session to *net, or the
+ * tunnel tun through it (tunnel_dial). *handle gets the connection whose
+ * closing ends it all. Returns 0, or EXIT_RUNTIME with a message printed
+ * (cfg's on_close is not called then). */
+int cli_dial(const struct conn_cfg *cfg, const struct addr *net, const struct addr *tun,
+             struct conn **handle);
 
 #endif

@@ -6,7 +6,6 @@
  * the call fails or the connection does, 2 for usage errors. */
 #include <errno.h>
 #include <signal.h>
-#include <unistd.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +18,6 @@
 #include "cmd.h"
 #include "conn.h"
 #include "log.h"
-#include "tunnel.h"
 
 struct call_run {
 	const char *method;
@@ -160,7 +158,7 @@ int cmd_call(int argc, char **argv)
 	struct addr addrs[9];
 	size_t n = 0;
 	const struct addr *a = NULL, *tun = NULL;
-	char err[256], def[4096];
+	char err[256];
 	uint8_t net_key[32];
 	struct keys id;
 	uv_loop_t *loop = uv_default_loop();
@@ -209,17 +207,8 @@ int cmd_call(int argc, char **argv)
 	}
 	if ((rc = cli_parse_caps(caps, net_key)) != 0)
 		goto out;
-	/* A caller without an identity of its own gets a one-time one. */
-	if (secret == NULL && keys_default_path(def, sizeof(def)) == 0 && access(def, F_OK) != 0) {
-		uint8_t seed[32];
-
-		randombytes_buf(seed, sizeof(seed));
-		keys_from_seed(&id, seed);
-		sodium_memzero(seed, sizeof(seed));
-		log_debug("no identity at %s: using a one-time identity", def);
-	} else if ((rc = cli_load_identity(secret, &id)) != 0) {
+	if ((rc = cli_identity_or_onetime(secret, &id)) != 0)
 		goto out;
-	}
 
 	struct conn_cfg cfg = {
 		.loop = loop, .id = &id, .net_key = net_key,
@@ -229,15 +218,9 @@ int cmd_call(int argc, char **argv)
 	run.deadline.data = &run;
 	uv_timer_start(&run.deadline, on_deadline, timeout_ms, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (tun != NULL) {
-		run.c = tunnel_dial(&cfg, a, tun, err, sizeof(err));
-		if (run.c == NULL) {
-			fprintf(stderr, "fairway call: %s\n", err);
-			run.status = EXIT_RUNTIME;
-			stop_deadline(&run);
-		}
-	} else {
-		conn_tcp_connect(&cfg, a->host, a->port, a->shs_pk, &run.c);
+	if (cli_dial(&cfg, a, tun, &run.c) != 0) {
+		run.status = EXIT_RUNTIME;
+		stop_deadline(&run);
 	}
 	uv_run(loop, UV_RUN_DEFAULT);
 	uv_loop_close(loop);

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 #include <uv.h>
 
 #include "addr.h"
@@ -20,7 +19,6 @@
 #include "fwd.h"
 #include "log.h"
 #include "rpc.h"
-#include "tunnel.h"
 
 struct session_run {
 	uv_loop_t *loop;
@@ -104,7 +102,7 @@ static int setup(struct session_run *r, int argc, char **argv, const char *extra
 		{ "portal", required_argument, NULL, 'p' },
 	};
 	const char *secret = NULL, *caps = NULL, *portal = NULL;
-	char err[256], def[4096];
+	char err[256];
 	int ch, rc, n = 3;
 
 	for (int i = 0; more != NULL && more[i].name != NULL && n < 15; i++)
@@ -137,15 +135,8 @@ static int setup(struct session_run *r, int argc, char **argv, const char *extra
 	if ((rc = cli_pick_route(r->addrs, r->naddrs, &r->net, &r->tun)) != 0 ||
 	    (rc = cli_parse_caps(caps, r->net_key)) != 0)
 		return rc;
-	if (secret == NULL && keys_default_path(def, sizeof(def)) == 0 && access(def, F_OK) != 0) {
-		uint8_t seed[32];
-
-		randombytes_buf(seed, sizeof(seed));
-		keys_from_seed(&r->id, seed);
-		sodium_memzero(seed, sizeof(seed));
-	} else if ((rc = cli_load_identity(secret, &r->id)) != 0) {
+	if ((rc = cli_identity_or_onetime(secret, &r->id)) != 0)
 		return rc;
-	}
 	r->loop = uv_default_loop();
 	r->api = mrpc_api_new();
 	r->node.loop = r->loop;
@@ -163,7 +154,6 @@ static int run_session(struct session_run *r)
 		.sndbuf = 64u << 10,
 		.on_ready = on_ready, .on_close = on_close, .ud = r,
 	};
-	char err[256];
 
 	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(r->loop, &r->tick);
@@ -173,15 +163,8 @@ static int run_session(struct session_run *r)
 	r->sigint.data = r->sigterm.data = r;
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
-	if (r->tun != NULL) {
-		r->handle = tunnel_dial(&cfg, r->net, r->tun, err, sizeof(err));
-		if (r->handle == NULL) {
-			fprintf(stderr, "fairway: %s\n", err);
-			stop_run(r, EXIT_RUNTIME);
-		}
-	} else {
-		conn_tcp_connect(&cfg, r->net->host, r->net->port, r->net->shs_pk, &r->handle);
-	}
+	if (cli_dial(&cfg, r->net, r->tun, &r->handle) != 0)
+		stop_run(r, EXIT_RUNTIME);
 	uv_run(r->loop, UV_RUN_DEFAULT);
 	uv_loop_close(r->loop);
 	mrpc_api_free(r->api);

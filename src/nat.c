@@ -78,6 +78,15 @@ static void ip_str(uint32_t ip, char *buf, size_t len)
 	snprintf(buf, len, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
 }
 
+/* "80" or "80-90" (nft) / "80:90" (iptables). */
+static void port_range_str(const struct policy_forward *fw, char sep, char *out, size_t len)
+{
+	if (fw->lo == fw->hi)
+		snprintf(out, len, "%u", fw->lo);
+	else
+		snprintf(out, len, "%u%c%u", fw->lo, sep, fw->hi);
+}
+
 void nat_table_name(const struct policy *p, char *out, size_t len)
 {
 	size_t i;
@@ -216,10 +225,7 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 			char ports[16];
 
 			ip_str(fw->to.ip, ip, sizeof(ip));
-			if (fw->lo == fw->hi)
-				snprintf(ports, sizeof(ports), "%u", fw->lo);
-			else
-				snprintf(ports, sizeof(ports), "%u-%u", fw->lo, fw->hi);
+			port_range_str(fw, '-', ports, sizeof(ports));
 			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
 				if (fw->protos & pr)
 					nat_buf_printf(b, "\t\tiifname \"%s\" %s dport %s dnat to %s\n", p->nat.dev_net,
@@ -356,10 +362,7 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 		char ports[16];
 
 		ip_str(fw->to.ip, ip, sizeof(ip));
-		if (fw->lo == fw->hi)
-			snprintf(ports, sizeof(ports), "%u", fw->lo);
-		else
-			snprintf(ports, sizeof(ports), "%u:%u", fw->lo, fw->hi);
+		port_range_str(fw, ':', ports, sizeof(ports));
 		for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
 			if (fw->protos & pr)
 				nat_buf_printf(b, "-A %s -i %s -p %s --dport %s -j DNAT --to-destination %s\n", pre,
