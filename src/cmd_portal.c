@@ -21,6 +21,7 @@
 #include "log.h"
 #include "policy.h"
 #include "portal.h"
+#include "sched.h"
 
 /* Everything a portal is configured with, owned here. */
 struct settings {
@@ -94,6 +95,9 @@ static int sched_from_policy(struct settings *n, const struct policy *pol)
 	                    : pol->link.ceil_user_up != 0 ? pol->link.ceil_user_up : 0;
 	/* Reads: the downlink, and each user's download ceiling. */
 	n->sched.link_rate_down = r.line_down;
+	n->sched.pace_ns = pol->portal.pace_ms < 0 ? 0
+	                 : pol->portal.pace_ms == 0 ? SCHED_PACE_NONE
+	                                            : (uint64_t)pol->portal.pace_ms * 1000000u;
 	n->sched.guest_ceil_down = !pol->link.borrow ? r.guest_down
 	                         : pol->link.ceil_user_down != 0 ? pol->link.ceil_user_down : 0;
 	n->users = calloc(pol->n_users + 1, sizeof(*n->users));

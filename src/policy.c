@@ -99,6 +99,7 @@ void policy_init(struct policy *p, enum policy_format fmt)
 	p->portal.tunnels_per_peer = 256;
 	p->portal.idle_timeout_ms = 600000;
 	p->portal.handshake_timeout_ms = 15000;
+	p->portal.pace_ms = -1;
 	if (fmt == POLICY_FMT_FAIRNAT) {
 		/* Fair NAT 0.80 configure() defaults; FEATURES is resolved after
 		 * reading (quirk Q1). Rates are kbit in 1024 units: 128 kbit =
@@ -554,7 +555,7 @@ enum gkey {
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -581,7 +582,7 @@ static const struct {
 	[K_PENDING] = { "max-pending-handshakes", S_PORTAL },
 	[K_TUNNELS_PER_PEER] = { "max-tunnels-per-peer", S_PORTAL },
 	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
-	[K_MULTIHOP] = { "allow-multihop", S_PORTAL },
+	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
 };
 
 /* "600s", "15000ms", "10min", or bare milliseconds. */
@@ -902,6 +903,16 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			perr(p, c->cur_line, "%s: expected a duration like 15s, 500ms or 10min%s, got \"%s\"",
 			     name, k == K_IDLE ? " (0 = never)" : "", val);
 		break;
+	case K_PACE: {
+		unsigned ms;
+
+		if (!parse_duration_ms(val, &ms) || ms > 100)
+			perr(p, c->cur_line, "%s: expected a duration from 0 to 100ms, like 2ms, got \"%s\"",
+			     name, val);
+		else
+			p->portal.pace_ms = (int)ms;
+		break;
+	}
 	case K_MULTIHOP:
 		if (!parse_bool(val, &b))
 			perr(p, c->cur_line, "%s: expected yes or no, got \"%s\"", name, val);

@@ -145,6 +145,9 @@ struct policy_portal {
 	unsigned conns_per_ip, pending_handshakes, tunnels_per_peer;
 	unsigned idle_timeout_ms, handshake_timeout_ms;
 	bool allow_multihop;
+	/* pace: bulk leaves in batches of this much of the link (sched.h
+	 * pace_ns); -1 = the scheduler's default, 0 = one chunk at a time */
+	int pace_ms;
 };
 
 struct policy {

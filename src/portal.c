@@ -570,6 +570,7 @@ static int sched_apply(struct portal *p)
 	if (next == NULL)
 		return -ENOMEM;
 	sched_set_link(relay_sched(p->relay), sc->link_rate, 0);
+	sched_set_pace(relay_sched(p->relay), sc->pace_ns);
 	if (sc->link_rate != 0 && sc->local_rate != 0) {
 		if (p->local == NULL)
 			rc = relay_class_new(p->relay, "local", sc->local_rate, 0, SCHED_CLASS_LOCAL, &p->local);

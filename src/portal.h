@@ -75,6 +75,7 @@ struct portal_sched {
 	size_t n_users;
 	uint64_t block_limit_ms;       /* end a tunnel that stalls its sender this long (0: 30 s) */
 	unsigned sndbuf;               /* per-socket send buffer (0: 256 KiB) */
+	uint64_t pace_ns;              /* sched_cfg.pace_ns: 0 = default, SCHED_PACE_NONE = off */
 };
 
 struct portal_cfg {

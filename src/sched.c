@@ -53,6 +53,9 @@
  *
  * One sched_dequeue, in order:
  *   link bucket empty                        → NULL, *next = when it refills
+ *   between batches (bucket < pace_ns of tokens and no batch under way):
+ *            only the local class and interactive backlog may go, else
+ *                                            → NULL, *next = when a batch is due
  *   W heap: classes whose ceiling recovered  → back to G and B
  *   the local class, if green                → it
  *   ia list: a green class with interactive backlog within its band's
@@ -80,6 +83,9 @@
 #include <string.h>
 
 #define NS SCHED_NS_PER_S
+/* Batches of 2 ms of the link: half the pump's wakeups at 20 mbit, and no
+ * more than 2 ms of bulk ahead of a ping in a modem's queue downstream. */
+#define PACE_DEFAULT_NS (2 * NS / 1000)
 #define KIB 1024ull
 
 /* rates estimator: ticks of 2^27 ns (134 ms), EWMA weight 1/4 */
@@ -163,6 +169,8 @@ struct sched_dest {
 struct sched {
 	struct sched_cfg cfg;
 	uint64_t l_burst_ns, l_key, now, vtime;
+	uint64_t l_pace_ns;     /* tokens a batch waits for (≤ l_burst_ns) */
+	bool l_open;            /* a batch is being sent: until the bucket is empty */
 	uint64_t ia_burst_ns;
 	struct heap h[H_COUNT];
 	struct sched_class *local, *ia_head, *ia_tail, *classes;
@@ -583,6 +591,7 @@ void sched_cfg_default(struct sched_cfg *cfg, uint64_t link_rate)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->link_rate = link_rate;
 	cfg->link_burst = max_u64(16 * KIB, link_rate / 250);
+	cfg->pace_ns = 0;   /* PACE_DEFAULT_NS */
 	cfg->quantum = 16 * KIB;
 	cfg->flow_limit = 1024 * KIB;
 	cfg->flow_low = 256 * KIB;
@@ -655,9 +664,20 @@ void sched_set_link(struct sched *s, uint64_t link_rate, uint64_t link_burst)
 	s->cfg.link_rate = link_rate;
 	s->cfg.link_burst = link_burst ? link_burst : max_u64(16 * KIB, link_rate / 250);
 	s->l_burst_ns = link_rate ? bytes_ns(s->cfg.link_burst, link_rate) : 0;
+	sched_set_pace(s, s->cfg.pace_ns);
 	/* A reload forgives the link's debt at the old rate. */
 	if (s->l_key > s->now)
 		s->l_key = s->now;
+}
+
+/* A batch waits for at most half the link's burst: a timer that fires
+ * late must not find the bucket full and tokens lost. */
+void sched_set_pace(struct sched *s, uint64_t pace_ns)
+{
+	uint64_t ns = pace_ns == 0 ? PACE_DEFAULT_NS : pace_ns == SCHED_PACE_NONE ? 0 : pace_ns;
+
+	s->cfg.pace_ns = pace_ns;   /* as asked: sched_set_link resolves it again */
+	s->l_pace_ns = ns < s->l_burst_ns / 2 ? ns : s->l_burst_ns / 2;
 }
 
 /* ------------------------------------------------------------- classes */
@@ -1022,8 +1042,9 @@ static void wake(struct sched *s, uint64_t now)
 
 /* Who sends next: the local class within its rate, then green classes
  * with interactive backlog (round robin), then the green class most
- * behind its guarantee, then the borrower with the smallest tag. */
-static struct sched_class *pick_class(struct sched *s, uint64_t now, int *mode)
+ * behind its guarantee, then the borrower with the smallest tag.
+ * urgent_only (between a paced link's batches): the first two only. */
+static struct sched_class *pick_class(struct sched *s, uint64_t now, bool urgent_only, int *mode)
 {
 	struct sched_class *c = s->local;
 
@@ -1041,6 +1062,8 @@ static struct sched_class *pick_class(struct sched *s, uint64_t now, int *mode)
 		}
 		ia_pop(s);
 	}
+	if (urgent_only)
+		return NULL;
 	c = h_top(s, H_G);
 	if (c != NULL && c->r_key <= now) {
 		*mode = M_GREEN;
@@ -1075,8 +1098,8 @@ static unsigned pick_band(struct sched_class *c, uint64_t now, bool *fallback)
 
 /* The flow whose chunk goes, or NULL if the class ran out of sendable
  * flows (all parked behind blocked destinations). */
-static struct sched_flow *pick_flow(struct sched_class *c, uint64_t now, int *mode,
-                                    unsigned *band, bool *fallback)
+static struct sched_flow *pick_flow(struct sched_class *c, uint64_t now, bool urgent_only,
+                                    int *mode, unsigned *band, bool *fallback)
 {
 	int64_t q = c->s->cfg.quantum;
 
@@ -1087,6 +1110,8 @@ static struct sched_flow *pick_flow(struct sched_class *c, uint64_t now, int *mo
 		if (*mode == M_IA && c->band[SCHED_INTERACTIVE].n) {
 			b = SCHED_INTERACTIVE;
 			*fallback = false;
+		} else if (*mode == M_IA && urgent_only) {
+			return NULL;   /* its interactive backlog is gone; pick_class pops it */
 		} else {
 			/* the ceiling's reserve is for interactive bytes only */
 			if (c->where == C_WAIT)
@@ -1117,6 +1142,13 @@ static struct sched_flow *pick_flow(struct sched_class *c, uint64_t now, int *mo
 	return NULL;
 }
 
+/* Could anything go between batches (see pick_class's urgent_only)? A
+ * stale ia entry only costs an early wakeup. */
+static bool urgent_waiting(const struct sched *s)
+{
+	return s->ia_head != NULL || (s->local != NULL && s->local->qchunks);
+}
+
 struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_flow **flow,
                                   uint64_t *next)
 {
@@ -1124,7 +1156,7 @@ struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_fl
 	struct sched_flow *f = NULL;
 	struct sched_chunk *ch;
 	unsigned b = 0;
-	bool fb = false;
+	bool fb = false, urgent;
 	int mode = M_GREEN;
 	uint32_t len;
 
@@ -1134,17 +1166,28 @@ struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_fl
 		*next = SCHED_NEVER;
 		return NULL;
 	}
-	if (s->cfg.link_rate && s->l_key > now) {
-		*next = s->l_key;
-		return NULL;
-	}
-	wake(s, now);
-	while (f == NULL) {
-		if ((c = pick_class(s, now, &mode)) == NULL) {
-			*next = s->h[H_W].n ? w_key(h_top(s, H_W)) : SCHED_NEVER;
+	/* A paced link: out of debt, urgent bytes may go; bulk waits for a
+	 * batch's worth of tokens, then goes until the bucket is empty. */
+	if (s->cfg.link_rate) {
+		if (s->l_key > now) {
+			s->l_open = false;
+			*next = s->l_key + (urgent_waiting(s) ? 0 : s->l_pace_ns);
 			return NULL;
 		}
-		f = pick_flow(c, now, &mode, &b, &fb);
+		if (!s->l_open && s->l_key + s->l_pace_ns <= now)
+			s->l_open = true;
+	}
+	urgent = s->cfg.link_rate && !s->l_open;
+	wake(s, now);
+	while (f == NULL) {
+		if ((c = pick_class(s, now, urgent, &mode)) == NULL) {
+			if (urgent)
+				*next = s->l_key + s->l_pace_ns;
+			else
+				*next = s->h[H_W].n ? w_key(h_top(s, H_W)) : SCHED_NEVER;
+			return NULL;
+		}
+		f = pick_flow(c, now, urgent, &mode, &b, &fb);
 	}
 	c = f->cls;
 

@@ -41,6 +41,7 @@
 /* "Nothing to do until something is enqueued or unblocked." */
 #define SCHED_NEVER UINT64_MAX
 #define SCHED_NS_PER_S 1000000000ull
+#define SCHED_PACE_NONE UINT64_MAX
 
 enum sched_band {
 	SCHED_INTERACTIVE = 0,  /* sends little and rarely: served first, within a bound */
@@ -69,6 +70,14 @@ struct sched_dest;
 struct sched_cfg {
 	uint64_t link_rate;     /* B/s after rate-sub-percent; 0 = not paced */
 	uint64_t link_burst;    /* bytes allowed back to back after idle (default: 4 ms, ≥ 16 KiB) */
+	/* A paced link sends all but interactive bytes in batches: it waits
+	 * until pace_ns of the link's rate has gathered (at most link_burst),
+	 * then sends until the bucket is empty. The local class and
+	 * interactive bands go as soon as the bucket is out of debt, so they
+	 * wait less, not more; the batches cut the pump's wakeups per byte.
+	 * 0: the default, 2 ms; SCHED_PACE_NONE: one chunk as soon as it
+	 * fits. At most half of link_burst. */
+	uint64_t pace_ns;
 	uint32_t quantum;       /* DRR quantum per flow and band, bytes (16 KiB) */
 	uint64_t flow_limit;    /* queue bytes above which the source must stop (1 MiB) */
 	uint64_t flow_low;      /* ...and at or below which it may read again (256 KiB) */
@@ -97,6 +106,8 @@ struct sched *sched_new(const struct sched_cfg *cfg);
 int sched_free(struct sched *s);
 /* Reload: a new link rate and burst (0 = default burst). */
 void sched_set_link(struct sched *s, uint64_t link_rate, uint64_t link_burst);
+/* Reload: a new pace_ns (0 = default, SCHED_PACE_NONE = off). */
+void sched_set_pace(struct sched *s, uint64_t pace_ns);
 
 /* --- classes (one per user, the guest class, the local class) -------- */
 

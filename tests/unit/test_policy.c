@@ -512,6 +512,15 @@ static void test_ini_errors(void **st)
 		EXPECT_ERR(&p, 2, "line too long");
 		policy_free(&p);
 	}
+	assert_int_equal(ini(&p, "[portal]\npace = 500ms\n"), -EINVAL);
+	EXPECT_ERR(&p, 2, "pace: expected a duration from 0 to 100ms");
+	policy_free(&p);
+	assert_int_equal(ini(&p, "[portal]\npace = 4ms\n"), 0);
+	assert_int_equal(p.portal.pace_ms, 4);
+	policy_free(&p);
+	assert_int_equal(ini(&p, "[portal]\nprivacy = open\n"), 0);
+	assert_int_equal(p.portal.pace_ms, -1);
+	policy_free(&p);
 	/* a ceil below the rate is a warning, not an error */
 	assert_int_equal(ini(&p, "[user a]\nid = " ID_A "\nrate-up = 2mbit\nceil-up = 1mbit\n"), 0);
 	assert_true(has_diag(&p, POLICY_WARNING, 1, "ceil-up is below rate-up"));

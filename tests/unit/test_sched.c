@@ -58,6 +58,7 @@ struct sim {
 	int n;
 	uint64_t cbytes[NCLS];
 	uint64_t now, next_deq, total, total_in;
+	uint64_t wakeups;            /* times the scheduler gave at least one chunk */
 };
 
 static struct sim *sim_new(uint64_t link, const struct sched_cfg *cfg_in)
@@ -168,6 +169,9 @@ static void sim_run(struct sim *m, uint64_t until)
 		while ((c = sched_dequeue(m->s, m->now, &f, &m->next_deq)) != NULL) {
 			struct tchunk *tc = (struct tchunk *)c;
 			int si = tc->src;
+
+			if (burst == 0)
+				m->wakeups++;
 
 			/* an unpaced link would never let simulated time move */
 			assert_true(++burst < 10000);
@@ -371,6 +375,56 @@ static void test_link_pacing(void **state)
 	assert_near((double)st.cur_rate / 1e6, 1.0, 0.05);
 	assert_int_equal(st.rate, 1000000);
 	sim_free(m);
+}
+
+/* A paced link sends bulk in batches of pace_ns of its rate, so the pump
+ * wakes a few times less often than once per chunk; an interactive chunk
+ * that arrives between batches goes as soon as the link is out of debt,
+ * so it waits no longer than with one-chunk pacing (and usually not at
+ * all). */
+static void test_link_batches(void **state)
+{
+	const uint64_t paces[2] = { SCHED_PACE_NONE, 4 * MS };
+	uint64_t wake[2], chunks[2], ia_max[2], ia_n[2];
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct sched_cfg cfg;
+		struct sim *m;
+		uint64_t b0, w0, n0;
+		int ia;
+
+		sched_cfg_default(&cfg, LINK);
+		cfg.pace_ns = paces[k];
+		m = sim_new(LINK, &cfg);
+		sim_class(m, LINK / 2, 0, 0);
+		sim_class(m, LINK / 2, 0, 0);
+		for (int i = 0; i < 4; i++)
+			sim_src(m, 0, K_BULK, CHUNK, SCHED_AUTO);
+		ia = sim_src(m, 1, K_PERIODIC, 100, SCHED_AUTO);
+		m->src[ia].period = 100 * MS + 7;   /* not in step with the batches */
+		sim_run(m, T0 + SEC);
+		b0 = m->total;
+		w0 = m->wakeups;
+		n0 = m->src[0].n_out + m->src[1].n_out + m->src[2].n_out + m->src[3].n_out;
+		sim_run(m, T0 + 11 * SEC);
+		/* the rate holds either way */
+		assert_near((double)(m->total - b0) / (10.0 * LINK), 1.0, 0.003);
+		wake[k] = m->wakeups - w0;
+		chunks[k] = m->src[0].n_out + m->src[1].n_out + m->src[2].n_out + m->src[3].n_out - n0;
+		ia_max[k] = m->src[ia].max_delay;
+		ia_n[k] = m->src[ia].n_out;
+		assert_int_equal(sched_flow_band(m->src[ia].f), SCHED_INTERACTIVE);
+		sim_free(m);
+	}
+	/* one chunk per wakeup without batches; 4 ms of the link with them */
+	assert_true(wake[0] >= chunks[0] * 9 / 10);
+	assert_true(wake[1] <= 10 * SEC / (4 * MS) * 11 / 10);
+	assert_true(wake[1] * 2 <= wake[0]);
+	/* the ping never waits more than one bulk chunk's time on the link */
+	assert_true(ia_n[0] >= 100 && ia_n[1] >= 100);
+	assert_true(ia_max[0] <= (uint64_t)CHUNK * SEC / LINK + MS / 10);
+	assert_true(ia_max[1] <= (uint64_t)CHUNK * SEC / LINK + MS / 10);
 }
 
 /* ------------------------------------------------ rates and ceilings */
@@ -1029,6 +1083,7 @@ int main(void)
 		cmocka_unit_test(test_api_errors),
 		cmocka_unit_test(test_fifo_and_free),
 		cmocka_unit_test(test_link_pacing),
+		cmocka_unit_test(test_link_batches),
 		cmocka_unit_test(test_alone_takes_link),
 		cmocka_unit_test(test_alone_up_to_ceiling),
 		cmocka_unit_test(test_ceiling_with_competition),
