@@ -19,7 +19,8 @@ for TAIL s. Every child is started here and killed by pid at the end.
 
 Setting (b) runs this driver inside the clients' namespace; the portal is
 started with `ip netns exec $PORTAL_NS`. Environment: FAIRWAY_BIN, PORTAL_NS,
-PORTAL_IP, RATE_MBIT, SUB_PERCENT, TC_DEV (the shaped veth, for link bytes).
+PORTAL_IP, RATE_MBIT, SUB_PERCENT, TC_DEV (the shaped veth, for link bytes),
+PACE (the policy's `pace`, e.g. 4ms; unset: fairway's default).
 """
 import argparse
 import json
@@ -307,6 +308,8 @@ def cmd_run(a):
             pol = [f'[portal]', f'listen = {ip}:0', 'privacy = open']
             if kind == 'fairway':
                 pol += [f'rate-up = {rate_mbit:g}mbit', f'rate-sub-percent = {sub:g}']
+                if os.environ.get('PACE'):
+                    pol += [f'pace = {os.environ["PACE"]}']
             pol += ['rate-local-percent = 5', 'borrow = yes']
             for u in range(1, 6):
                 pol += [f'[user u{u}]', f'id = {ids[f"u{u}"]}']
@@ -394,7 +397,7 @@ def cmd_run(a):
         for i, c in enumerate(conns if TAIL > 0 else []):
             if targets[i].startswith('4:'):
                 c.kill()
-        # Until U4's bytes have stopped arriving for 1.5 s (what it had
+        # Until U4's bytes have stopped arriving for 3 s (what it had
         # queued on the way drains first), at most TAIL s.
         last, last_t = None, time.monotonic()
         while time.monotonic() - t_stop < TAIL:
@@ -404,7 +407,7 @@ def cmd_run(a):
             c4 = sink.cmd('peek', 'peek')['counts'][3]
             if c4 != last:
                 last, last_t = c4, time.monotonic()
-            elif time.monotonic() - last_t >= 1.5:
+            elif time.monotonic() - last_t >= 3:
                 break
         stop_sampling.set()
         s_end = snap()
@@ -525,7 +528,10 @@ def absorb(r, per):
     still drain; U4 is idle at the portal once its 50 ms bins at the sink
     fall under 10 % of its earlier rate for good. `absorb` is the time from
     then until U1..U3 together carry >= 95 % of the earlier total (in a
-    100 ms moving window) and keep doing so for 500 ms."""
+    moving window) and keep doing so for 500 ms. The window is 100 ms, or
+    longer at low rates: the sink sees each user's bytes in bursts of up
+    to 64 KiB (one read), so it spans at least 8 such bursts of the
+    others' earlier total (250 ms at 20 mbit, 500 ms at 10)."""
     if not r.get('tail_s'):
         return {'u4_drain_ms': None, 'absorb_ms': None}
     ser = [row for row in r['series'] if row[0] >= r['t_stop'] - 0.5]
@@ -552,11 +558,13 @@ def absorb(r, per):
         out['u4_drained'] = False
         return out
     out['u4_drained'] = True
-    # others' rate in a 100 ms moving window (2 bins)
+    # others' rate in a moving window of `w` bins
     hold = int(round(0.5 / BIN))
+    w = max(2, int(round(max(0.1, 8 * 65536 / total) / BIN)))
+    out['absorb_window_ms'] = w * BIN * 1000
     ok = []
-    for i in range(1, len(rates)):
-        oth = (sum(rates[i][1][:3]) + sum(rates[i - 1][1][:3])) / 2
+    for i in range(w - 1, len(rates)):
+        oth = sum(sum(rates[j][1][:3]) for j in range(i - w + 1, i + 1)) / w
         ok.append((rates[i][0], oth >= 0.95 * total))
     for i, (t, good) in enumerate(ok):
         if t < t_idle - 0.5:
@@ -628,7 +636,7 @@ def main():
     s.add_argument('--idle', type=float, default=8)
     s.add_argument('--warm', type=float, default=3)
     s.add_argument('--win', type=float, default=10)
-    s.add_argument('--tail', type=float, default=20)
+    s.add_argument('--tail', type=float, default=45)
     s = sp.add_parser('report')
     s.add_argument('--json', action='store_true')
     s.add_argument('files', nargs='+')

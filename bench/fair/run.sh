@@ -80,11 +80,11 @@ one() {
 	local f=$OUT/$label-$p.json
 	echo "== $label: setting $s, portal $p, rate ${rate}mbit less $sub %" >&2
 	if [ "$s" = a ]; then
-		RATE_MBIT=$rate SUB_PERCENT=$sub timeout 120 \
+		RATE_MBIT=$rate SUB_PERCENT=$sub timeout 180 \
 			python3 "$HERE/fair.py" run --setting a --label "$label" --portal "$p" --out "$f" "$@"
 	else
 		# the driver, sink, senders, host and clients in fair-c; the portal in fair-p
-		PORTAL_NS=$NSP PORTAL_IP=10.200.50.1 RATE_MBIT=$rate SUB_PERCENT=$sub TC_DEV=fp0 timeout 120 \
+		PORTAL_NS=$NSP PORTAL_IP=10.200.50.1 RATE_MBIT=$rate SUB_PERCENT=$sub TC_DEV=fp0 timeout 180 \
 			ip netns exec $NSC python3 "$HERE/fair.py" run --setting b --label "$label" --portal "$p" --out "$f" "$@"
 	fi
 	[ -s "$f" ] && files+=("$f")
