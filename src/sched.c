@@ -591,7 +591,6 @@ void sched_cfg_default(struct sched_cfg *cfg, uint64_t link_rate)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->link_rate = link_rate;
 	cfg->link_burst = max_u64(16 * KIB, link_rate / 250);
-	cfg->pace_ns = 0;   /* PACE_DEFAULT_NS */
 	cfg->quantum = 16 * KIB;
 	cfg->flow_limit = 1024 * KIB;
 	cfg->flow_low = 256 * KIB;
