@@ -20,11 +20,7 @@ FW=$(cd "$(dirname "$FW")" && pwd)/$(basename "$FW")
 P=nt$$
 LAN=$P-lan RTR=$P-rtr WAN=$P-wan
 TMP=$(mktemp -d /tmp/fairway-apply.XXXXXX)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-r() { ip netns exec "$RTR" "$@"; }
+. "$(dirname "$0")/lib.sh"
 cleanup() {
 	for ns in $LAN $RTR $WAN; do ip netns del "$ns" 2>/dev/null; done
 	rm -rf "$TMP" /run/fairway/"$(echo $P | tr A-Z a-z)"-*.tc
@@ -32,22 +28,7 @@ cleanup() {
 trap cleanup EXIT
 [ -n "${KEEP:-}" ] && trap - EXIT
 
-for ns in $LAN $RTR $WAN; do ip netns add "$ns" || exit 1; ip -n "$ns" link set lo up; done
-ip link add lan0 netns $LAN type veth peer name r-lan netns $RTR
-ip link add r-wan netns $RTR type veth peer name w-in netns $WAN
-ip -n $LAN addr add 10.200.1.11/24 dev lan0
-ip -n $LAN addr add 10.200.1.12/24 dev lan0
-ip -n $LAN link set lan0 up
-ip -n $LAN route add default via 10.200.1.1
-ip -n $RTR addr add 10.200.1.1/24 dev r-lan
-ip -n $RTR addr add 10.200.2.1/24 dev r-wan
-ip -n $RTR link set r-lan up; ip -n $RTR link set r-wan up
-ip -n $WAN addr add 10.200.2.2/24 dev w-in
-ip -n $WAN addr add 10.200.3.2/32 dev lo
-ip -n $WAN link set w-in up
-ip -n $WAN route add 10.200.1.0/24 via 10.200.2.1
-ip -n $RTR route add 10.200.3.0/24 via 10.200.2.2
-r sysctl -qw net.ipv4.ip_forward=1
+nat_testbed
 
 PREFIX=$(echo "$P" | tr a-z A-Z)
 TABLE=$P
@@ -66,9 +47,7 @@ forward = 2222 tcp
 [user bob]
 addr = 12
 INI
-sed 's/^dev-lan = r-lan/dev-lann = r-lan/' "$TMP/policy.ini" >"$TMP/typo.ini"
-sed 's/^addr = 12/addr = 10.200.9.12/' "$TMP/policy.ini" >"$TMP/outside.ini"
-sed 's/^dev-net = r-wan/dev-net = nosuchdev0/' "$TMP/policy.ini" >"$TMP/nodev.ini"
+bad_policies
 
 # a firewall fairway did not write: must survive everything below
 r nft -f - <<NFT
@@ -90,12 +69,6 @@ snapshot() { # the state fairway manages, without counters
 	{ r nft list table ip "$TABLE" 2>/dev/null | sed -E 's/packets [0-9]+ bytes [0-9]+//'
 	  r tc qdisc show dev r-wan; r tc class show dev r-wan
 	  r tc qdisc show dev r-lan; r tc class show dev r-lan; } 2>&1
-}
-class_pkts() { # DEV CLASSID -> packets sent (tc 6.1 has no JSON for HTB classes)
-	r tc -s class show dev "$1" | awk -v c="$2" '
-		$1 == "class" { cur = $3 }
-		$1 == "Sent" && cur == c { print $4; found = 1; exit }
-		END { if (!found) print -1 }'
 }
 
 # 1. start

@@ -68,33 +68,9 @@ CASES=${3:-fq_codel+sfq+cake+fairnat}   # '+': commas separate uml-boot's argume
 IPT=iptables-legacy
 LAN=u-lan RTR=u-rtr WAN=u-wan
 TMP=$(mktemp -d)
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-r() { ip netns exec "$RTR" "$@"; }
+. "$HERE/lib.sh"
 
-for ns in $LAN $RTR $WAN; do
-	ip netns add "$ns" || exit 1
-	# no IPv6 chatter (router solicitations, MLD) in the router's own class
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
-	ip -n "$ns" link set lo up
-done
-ip link add lan0 netns $LAN type veth peer name r-lan netns $RTR
-ip link add r-wan netns $RTR type veth peer name w-in netns $WAN
-ip -n $LAN addr add 10.200.1.11/24 dev lan0
-ip -n $LAN addr add 10.200.1.12/24 dev lan0
-ip -n $LAN link set lan0 up
-ip -n $LAN route add default via 10.200.1.1
-ip -n $RTR addr add 10.200.1.1/24 dev r-lan
-ip -n $RTR addr add 10.200.2.1/24 dev r-wan
-ip -n $RTR link set r-lan up; ip -n $RTR link set r-wan up
-ip -n $WAN addr add 10.200.2.2/24 dev w-in
-ip -n $WAN addr add 10.200.3.2/32 dev lo
-ip -n $WAN link set w-in up
-ip -n $WAN route add 10.200.1.0/24 via 10.200.2.1
-ip -n $RTR route add 10.200.3.0/24 via 10.200.2.2
-r sysctl -qw net.ipv4.ip_forward=1
+nat_testbed noipv6
 # permanent neighbours: the router's own ARP would go to its class 1:3
 mac() { ip -n "$1" -br link show "$2" | awk '{ print $3 }'; }
 ip -n $RTR neigh replace 10.200.2.2 lladdr "$(mac $WAN w-in)" nud permanent dev r-wan
@@ -117,9 +93,7 @@ forward = 2222 tcp
 [user bob]
 addr = 12
 INI
-sed 's/^dev-lan = r-lan/dev-lann = r-lan/' "$TMP/policy.ini" >"$TMP/typo.ini"
-sed 's/^addr = 12/addr = 10.200.9.12/' "$TMP/policy.ini" >"$TMP/outside.ini"
-sed 's/^dev-net = r-wan/dev-net = nosuchdev0/' "$TMP/policy.ini" >"$TMP/nodev.ini"
+bad_policies
 cat >"$TMP/fairnat.config" <<CFG
 # Fair NAT 0.80 style, as a user would have it
 FEATURES="NAT FORWARD QOS_DOWN QOS_UP TOS"
@@ -157,12 +131,6 @@ qdisc_pkts() { # DEV HANDLE -> packets sent by that qdisc, -1 if none
 	r tc -s qdisc show dev "$1" | awk -v h="$2" '
 		$1 == "qdisc" { cur = $3 }
 		$1 == "Sent" && cur == h { print $4; found = 1; exit }
-		END { if (!found) print -1 }'
-}
-class_pkts() { # DEV CLASSID -> packets sent (tc 6.1 has no JSON for HTB classes)
-	r tc -s class show dev "$1" | awk -v c="$2" '
-		$1 == "class" { cur = $3 }
-		$1 == "Sent" && cur == c { print $4; found = 1; exit }
 		END { if (!found) print -1 }'
 }
 has_qdisc() { # DEV KIND HANDLE PARENT
