@@ -299,10 +299,20 @@ function cbp (fn, ms, what) {
   })
 }
 
+// The `call` command of both peers: msg.method ("ns.fn") on an open rpc,
+// timed; the caller closes the rpc its own way.
+async function timedCall (rpc, msg) {
+  const [ns, fn] = msg.method.split('.')
+  const t0 = process.hrtime.bigint()
+  const value = await cbp((cb) => rpc[ns][fn](...(msg.args || []), cb), 10000, msg.method)
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  return { value, remoteId: rpc.id, ms }
+}
+
 function keyOf (id) {
   return id.slice(1, id.indexOf('.ed25519'))
 }
 
 module.exports = {
-  emit, errText, plugins, bulkSend, commandLoop, onTerm, cbp, keyOf, whenDrained, NODELAY
+  emit, errText, plugins, bulkSend, commandLoop, onTerm, cbp, timedCall, keyOf, whenDrained, NODELAY
 }

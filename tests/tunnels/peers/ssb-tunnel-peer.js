@@ -112,11 +112,7 @@ C.commandLoop({
   async call (msg) {
     const rpc = await dial(msg.addr)
     try {
-      const [ns, fn] = msg.method.split('.')
-      const t0 = process.hrtime.bigint()
-      const value = await C.cbp((cb) => rpc[ns][fn](...(msg.args || []), cb), 10000, msg.method)
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6
-      return { value, remoteId: rpc.id, ms }
+      return await C.timedCall(rpc, msg)
     } finally {
       await closeRpc(rpc)
     }
