@@ -299,14 +299,43 @@ function cbp (fn, ms, what) {
   })
 }
 
-// The `call` command of both peers: msg.method ("ns.fn") on an open rpc,
-// timed; the caller closes the rpc its own way.
-async function timedCall (rpc, msg) {
-  const [ns, fn] = msg.method.split('.')
-  const t0 = process.hrtime.bigint()
-  const value = await cbp((cb) => rpc[ns][fn](...(msg.args || []), cb), 10000, msg.method)
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6
-  return { value, remoteId: rpc.id, ms }
+// The commands both peers answer the same way, given how a peer opens a
+// session (dial(addr) → rpc), what names it for closing (handleOf(rpc,
+// addr)) and how it closes one (closeRpc(handle)):
+//   call  msg.method ("ns.fn") with msg.args on a fresh session, timed
+//   bulk  msg.bytes into forward.connect({service}); the session stays
+//         open (see bulkSend) until a 'close' command
+//   close every session bulk left open
+function sessionCommands (pull, dial, handleOf, closeRpc) {
+  const open = new Set()
+  return {
+    async call (msg) {
+      const rpc = await dial(msg.addr)
+      try {
+        const [ns, fn] = msg.method.split('.')
+        const t0 = process.hrtime.bigint()
+        const value = await cbp((cb) => rpc[ns][fn](...(msg.args || []), cb), 10000, msg.method)
+        const ms = Number(process.hrtime.bigint() - t0) / 1e6
+        return { value, remoteId: rpc.id, ms }
+      } finally {
+        await closeRpc(handleOf(rpc, msg.addr))
+      }
+    },
+    async bulk (msg) {
+      const rpc = await dial(msg.addr)
+      open.add(handleOf(rpc, msg.addr))
+      const t0 = Date.now()
+      const duplex = rpc.forward.connect({ service: msg.service }, () => {})
+      const r = await bulkSend(pull, duplex, msg.bytes, msg.id)
+      return { ...r, ms: Date.now() - t0 }
+    },
+    async close () {
+      const all = [...open]
+      open.clear()
+      await Promise.all(all.map(closeRpc))
+      return all.length
+    }
+  }
 }
 
 function keyOf (id) {
@@ -314,5 +343,5 @@ function keyOf (id) {
 }
 
 module.exports = {
-  emit, errText, plugins, bulkSend, commandLoop, onTerm, cbp, timedCall, keyOf, whenDrained, NODELAY
+  emit, errText, plugins, bulkSend, commandLoop, onTerm, cbp, sessionCommands, keyOf, whenDrained, NODELAY
 }

@@ -86,37 +86,13 @@ joinRoom().then(() => {
 
 // ---- client commands ----
 
-const open = new Set()
-
 function dial (addr) {
   return C.cbp((cb) => sbot.conn.connect(addr, cb), 20000, 'conn.connect ' + addr)
 }
 
+// ssb-conn closes a session by its address
 function closeRpc (addr) {
   return new Promise((resolve) => sbot.conn.disconnect(addr, () => resolve()))
 }
 
-C.commandLoop({
-  async call (msg) {
-    const rpc = await dial(msg.addr)
-    try {
-      return await C.timedCall(rpc, msg)
-    } finally {
-      await closeRpc(msg.addr)
-    }
-  },
-  async bulk (msg) {
-    const rpc = await dial(msg.addr)
-    open.add(msg.addr)
-    const t0 = Date.now()
-    const duplex = rpc.forward.connect({ service: msg.service }, () => {})
-    const r = await C.bulkSend(pull, duplex, msg.bytes, msg.id)
-    return { ...r, ms: Date.now() - t0 }
-  },
-  async close () {
-    const all = [...open]
-    open.clear()
-    await Promise.all(all.map(closeRpc))
-    return all.length
-  }
-})
+C.commandLoop(C.sessionCommands(pull, dial, (rpc, addr) => addr, closeRpc))

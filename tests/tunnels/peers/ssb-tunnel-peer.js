@@ -102,21 +102,12 @@ function dial (addr) {
   return C.cbp((cb) => sbot.connect(addr, cb), 20000, 'connect ' + addr)
 }
 
-const open = new Set()
-
 function closeRpc (rpc) {
   return new Promise((resolve) => rpc.close(true, () => resolve()))
 }
 
 C.commandLoop({
-  async call (msg) {
-    const rpc = await dial(msg.addr)
-    try {
-      return await C.timedCall(rpc, msg)
-    } finally {
-      await closeRpc(rpc)
-    }
-  },
+  ...C.sessionCommands(pull, dial, (rpc) => rpc, closeRpc),
   // n tunnel.ping round trips on one tunnel, msg.interval ms apart.
   async pings (msg) {
     const rpc = await dial(msg.addr)
@@ -132,21 +123,5 @@ C.commandLoop({
     } finally {
       await closeRpc(rpc)
     }
-  },
-  // Sends msg.bytes into forward.connect({service}); the session stays
-  // open (see bulkSend) until a 'close' command.
-  async bulk (msg) {
-    const rpc = await dial(msg.addr)
-    open.add(rpc)
-    const t0 = Date.now()
-    const duplex = rpc.forward.connect({ service: msg.service }, () => {})
-    const r = await C.bulkSend(pull, duplex, msg.bytes, msg.id)
-    return { ...r, ms: Date.now() - t0 }
-  },
-  async close () {
-    const all = [...open]
-    open.clear()
-    await Promise.all(all.map(closeRpc))
-    return all.length
   }
 })
