@@ -1150,6 +1150,7 @@ struct fctx {
 	struct policy *p;
 	char *val[V__COUNT];    /* current value (default, then assignments) */
 	int line[V__COUNT];     /* 0 = script default */
+	int last[V__COUNT];     /* line the assignment ends on */
 	bool nomem;
 };
 
@@ -1403,6 +1404,7 @@ static void f_scan(struct fctx *c, const char *text, size_t len)
 		if (c->val[v] == NULL)
 			c->nomem = true;
 		c->line[v] = at;
+		c->last[v] = line;
 		continue;
 skip_line:
 		while (s < end && *s != '\n')
@@ -1455,11 +1457,15 @@ static bool parse_octet(const char *s, uint32_t *o)
 	return true;
 }
 
-/* The line of a token inside a (multi-line) value starting at line; the
- * value is the unsplit original (strtok_r overwrites the newlines). */
-static int token_line(const char *value, const char *tok, int line)
+/* The line of a token inside variable v's (multi-line) value; the value
+ * is the unsplit original (strtok_r overwrites the newlines). Newlines
+ * that came from expanding another variable ("$USERS ...") are not this
+ * assignment's lines, so the count stops at the assignment's last line. */
+static int token_line(const struct fctx *c, int v, const char *tok)
 {
-	for (const char *q = value; q < tok; q++)
+	int line = c->line[v];
+
+	for (const char *q = c->val[v]; q < tok && line < c->last[v]; q++)
 		line += *q == '\n';
 	return line;
 }
@@ -1476,9 +1482,10 @@ static void f_users(struct fctx *c)
 	}
 	for (w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
 		char *at = strchr(w, '@'), *ips = w, *save2 = NULL, *ip;
+		size_t n_ips = 0;
 		struct policy_user *u;
 		char name[POLICY_NAME_MAX];
-		int line = token_line(c->val[V_USERS], c->val[V_USERS] + (w - buf), c->line[V_USERS]);
+		int line = token_line(c, V_USERS, c->val[V_USERS] + (w - buf));
 
 		if (at)
 			*at++ = '\0';
@@ -1496,6 +1503,7 @@ static void f_users(struct fctx *c)
 		for (ip = strtok_r(ips, ":", &save2); ip; ip = strtok_r(NULL, ":", &save2)) {
 			struct policy_addr a = { .octet_only = true, .line = line };
 
+			n_ips++;
 			if (!parse_octet(ip, &a.ip)) {
 				perr(p, line, "USERS: \"%s\" is not a last IP octet 1..254 (users are given "
 				     "by the last number of their IP, groups as 6:23:25)", ip);
@@ -1504,6 +1512,9 @@ static void f_users(struct fctx *c)
 			if (user_add_addr(u, a) != 0)
 				c->nomem = true;
 		}
+		/* "6::23" is 6 and 23 to bash's word splitting; ":" is nobody */
+		if (*ips != '\0' && n_ips == 0)
+			perr(p, line, "USERS: \"%s\" names no IP (a group is written 6:23:25)", w);
 		if (at) {
 			/* 0.79: @down[|up] ceilings in Fair NAT units */
 			char *bar = strchr(at, '|');
@@ -1536,7 +1547,7 @@ static void f_ports(struct fctx *c)
 	}
 	for (w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
 		struct policy_forward f = { .protos = POLICY_PROTO_TCP | POLICY_PROTO_UDP,
-		                            .user = SIZE_MAX, .line = token_line(c->val[V_PORTS], c->val[V_PORTS] + (w - buf), line) };
+		                            .user = SIZE_MAX, .line = token_line(c, V_PORTS, c->val[V_PORTS] + (w - buf)) };
 
 		if (ip == NULL) {
 			ip = w;

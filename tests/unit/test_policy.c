@@ -320,6 +320,14 @@ static void test_fairnat_errors(void **st)
 	assert_int_equal(fn(&p, "USERS=\"17@\"\n"), -EINVAL);
 	EXPECT_ERR(&p, 1, "after '@'");
 	policy_free(&p);
+	assert_int_equal(fn(&p, "USERS=\"2 :\"\n"), -EINVAL);
+	EXPECT_ERR(&p, 1, "\":\" names no IP");
+	policy_free(&p);
+	/* a token from an expanded variable is reported inside the assignment
+	 * that expanded it, never past it (the fuzzer's find) */
+	assert_int_equal(fn(&p, "USERS=\"2\n3\n4\"\nUSERS=\"$USERS x\"\n"), -EINVAL);
+	EXPECT_ERR(&p, 4, "\"x\" is not a last IP octet");
+	policy_free(&p);
 	assert_int_equal(fn(&p, "DEV_LAN=eth0 eth1\n"), -EINVAL);
 	EXPECT_ERR(&p, 1, "unexpected text after the value");
 	policy_free(&p);
