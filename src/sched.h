@@ -69,7 +69,10 @@ struct sched_dest;
 /* Knobs; sched_cfg_default() fills them, 0 in a field also means default. */
 struct sched_cfg {
 	uint64_t link_rate;     /* B/s after rate-sub-percent; 0 = not paced */
-	uint64_t link_burst;    /* bytes allowed back to back after idle (default: 4 ms, ≥ 16 KiB) */
+	/* Bytes allowed back to back after idle; 0 (the default): two batches,
+	 * at least 4 ms of the rate and 4 KiB. It bounds what a late timer
+	 * sends at once into the queue of a modem behind the portal. */
+	uint64_t link_burst;
 	/* A paced link sends all but interactive bytes in batches: it waits
 	 * until pace_ns of the link's rate has gathered (at most link_burst),
 	 * then sends until the bucket is empty. The local class and

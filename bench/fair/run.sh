@@ -26,7 +26,8 @@
 # a-200 (fairway at 200mbit: U4's hand-off, its backlog drains in time), and
 # eff-* (relay efficiency: fairway at 20 and 800 mbit, unshaped, and the JS
 # portal; no `fairway info` sampling, no stop phase).
-# Environment: SETTINGS="a b" RUNS="fairway js" EXTRA=1,
+# Environment: SETTINGS="a b" RUNS="fairway js" EXTRA=1, FAIR_ARGS (more
+# fair.py run options for every row, e.g. "--win 30 --tail 0"), PACE,
 # OUT=dir (default a new /tmp/fairway-bench-fair.*; kept).
 # Prints a markdown table (fair.py report).
 set -u
@@ -81,11 +82,11 @@ one() {
 	echo "== $label: setting $s, portal $p, rate ${rate}mbit less $sub %" >&2
 	if [ "$s" = a ]; then
 		RATE_MBIT=$rate SUB_PERCENT=$sub timeout 180 \
-			python3 "$HERE/fair.py" run --setting a --label "$label" --portal "$p" --out "$f" "$@"
+			python3 "$HERE/fair.py" run --setting a --label "$label" --portal "$p" --out "$f" "$@" ${FAIR_ARGS:-}
 	else
 		# the driver, sink, senders, host and clients in fair-c; the portal in fair-p
 		PORTAL_NS=$NSP PORTAL_IP=10.200.50.1 RATE_MBIT=$rate SUB_PERCENT=$sub TC_DEV=fp0 timeout 180 \
-			ip netns exec $NSC python3 "$HERE/fair.py" run --setting b --label "$label" --portal "$p" --out "$f" "$@"
+			ip netns exec $NSC python3 "$HERE/fair.py" run --setting b --label "$label" --portal "$p" --out "$f" "$@" ${FAIR_ARGS:-}
 	fi
 	[ -s "$f" ] && files+=("$f")
 }

@@ -427,6 +427,48 @@ static void test_link_batches(void **state)
 	assert_true(ia_max[1] <= (uint64_t)CHUNK * SEC / LINK + MS / 10);
 }
 
+/* A pump that wakes late lets out at most the link's burst at once (two
+ * batches, at least 4 ms): that burst lands in a modem's FIFO ahead of the
+ * next ping. bench/fair (b) saw 14 ms outliers with a 16 KiB floor. */
+static void test_late_wakeup_burst(void **state)
+{
+	const uint64_t rate = 1250000;   /* 10 mbit */
+	const uint64_t paces[2] = { 0, 8 * MS }, bursts[2] = { 4 * MS, 16 * MS };
+
+	(void)state;
+	for (int k = 0; k < 2; k++) {
+		struct sched_cfg cfg;
+		struct sim *m;
+		struct sched_chunk *c;
+		struct sched_flow *f;
+		uint64_t next, out = 0, late;
+		int b;
+
+		sched_cfg_default(&cfg, rate);
+		cfg.pace_ns = paces[k];
+		m = sim_new(rate, &cfg);
+		sim_class(m, rate, 0, 0);
+		b = sim_src(m, 0, K_BULK, CHUNK, SCHED_AUTO);
+		m->src[b].depth = 64;
+		sim_run(m, T0 + SEC);
+		/* the timer fires 50 ms late: what goes out at that instant */
+		late = m->now + 50 * MS;
+		while ((c = sched_dequeue(m->s, late, &f, &next)) != NULL) {
+			struct src *s = &m->src[b];
+
+			assert_int_equal(((struct tchunk *)c)->seq, s->seq_out);
+			s->seq_out++;
+			s->queued--;
+			m->total += c->len;
+			out += c->len;
+			free(c);
+		}
+		assert_true(out >= bursts[k] * rate / SEC - CHUNK);
+		assert_true(out <= bursts[k] * rate / SEC + CHUNK);
+		sim_free(m);
+	}
+}
+
 /* ------------------------------------------------ rates and ceilings */
 
 /* One user alone takes the whole link (its ceiling is the link). */
@@ -1084,6 +1126,7 @@ int main(void)
 		cmocka_unit_test(test_fifo_and_free),
 		cmocka_unit_test(test_link_pacing),
 		cmocka_unit_test(test_link_batches),
+		cmocka_unit_test(test_late_wakeup_burst),
 		cmocka_unit_test(test_alone_takes_link),
 		cmocka_unit_test(test_alone_up_to_ceiling),
 		cmocka_unit_test(test_ceiling_with_competition),
