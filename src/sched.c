@@ -694,6 +694,11 @@ void sched_set_pace(struct sched *s, uint64_t pace_ns)
 	link_resolve(s);
 }
 
+uint64_t sched_link_rate(const struct sched *s)
+{
+	return s->cfg.link_rate;
+}
+
 /* ------------------------------------------------------------- classes */
 
 int sched_class_set(struct sched_class *c, uint64_t rate, uint64_t ceil,

@@ -111,6 +111,8 @@ int sched_free(struct sched *s);
 void sched_set_link(struct sched *s, uint64_t link_rate, uint64_t link_burst);
 /* Reload: a new pace_ns (0 = default, SCHED_PACE_NONE = off). */
 void sched_set_pace(struct sched *s, uint64_t pace_ns);
+/* The link's rate in B/s (0: not paced). */
+uint64_t sched_link_rate(const struct sched *s);
 
 /* --- classes (one per user, the guest class, the local class) -------- */
 
