@@ -18,6 +18,8 @@
 
 const { test, before, after } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const L = require('./lib')
 
 const STEP_MS = 60000
@@ -28,22 +30,33 @@ function esc (s) {
 
 // ---- portals ----
 
-const portals = {
-  async fairway (dir) {
-    const p = await L.fairwayPortal(dir)
-    return {
-      proc: p.proc,
-      info: { host: p.host, port: p.port, id: p.id },
-      addr: p.addr,
-      // Still serving: a fresh TCP session gets whoami answered.
-      async check () {
-        assert.ok(p.proc.alive(), 'fairway portal is still running')
-        const who = await L.keygen(dir, 'probe' + Date.now())
-        const r = await L.fairwayRun(dir, ['call', p.addr, 'whoami', '--secret', who.secret, '--caps', L.CAPS])
-        assert.equal(r.code, 0, `whoami at the portal: ${r.stderr}`)
-        assert.equal(JSON.parse(r.stdout).id, p.id)
-      }
+async function fairwayPortal (dir, extra) {
+  const p = await L.fairwayPortal(dir, 'portal', extra)
+  return {
+    proc: p.proc,
+    info: { host: p.host, port: p.port, id: p.id },
+    addr: p.addr,
+    // Still serving: a fresh TCP session gets whoami answered.
+    async check () {
+      assert.ok(p.proc.alive(), 'fairway portal is still running')
+      const who = await L.keygen(dir, 'probe' + Date.now())
+      const r = await L.fairwayRun(dir, ['call', p.addr, 'whoami', '--secret', who.secret, '--caps', L.CAPS])
+      assert.equal(r.code, 0, `whoami at the portal: ${r.stderr}`)
+      assert.equal(JSON.parse(r.stdout).id, p.id)
     }
+  }
+}
+
+// A portal shaped to 20 mbit cuts each relayed 4 KiB item into ~2.4 KiB
+// pieces (relay.c, piece_max): the ends must see one unbroken byte stream.
+const SHAPED_POLICY = '[portal]\nprivacy = open\nrate-up = 20mbit\n'
+
+const portals = {
+  fairway: (dir) => fairwayPortal(dir, []),
+  async 'fairway-shaped' (dir) {
+    const file = path.join(dir, 'shaped.ini')
+    fs.writeFileSync(file, SHAPED_POLICY)
+    return fairwayPortal(dir, ['-c', file])
   },
   async 'ssb-tunnel' (dir) {
     const port = await L.freePort()

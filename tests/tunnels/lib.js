@@ -180,10 +180,10 @@ async function keygen (dir, name) {
   return { secret, id: id.stdout.trim() }
 }
 
-async function fairwayPortal (dir, name = 'portal') {
+async function fairwayPortal (dir, name = 'portal', extra = []) {
   const { secret, id } = await keygen(dir, name)
   const p = new Proc('fairway portal', FAIRWAY,
-    ['portal', '--listen', '127.0.0.1:0', '--secret', secret, '--caps', CAPS], fairwayEnv(dir))
+    ['portal', '--listen', '127.0.0.1:0', '--secret', secret, '--caps', CAPS, ...extra], fairwayEnv(dir))
   const addr = await p.waitLine((l) => l.startsWith('net:'), 10000, 'address line')
   const m = /^net:127\.0\.0\.1:(\d+)~shs:(.+)$/.exec(addr)
   return { proc: p, addr, id, host: '127.0.0.1', port: Number(m[1]) }
