@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "boxs.h"
 #include "conn.h"
 #include "log.h"
 
@@ -255,7 +256,7 @@ static void unpause(struct relay_flow *f)
 static uint32_t wire_len(uint32_t len)
 {
 	uint64_t plain = (uint64_t)len + PSC_HEADER_BYTES;
-	uint64_t boxed = plain + 34 * ((plain + 4095) / 4096);
+	uint64_t boxed = plain + BOXS_HEADER_BOXED_BYTES * ((plain + BOXS_MAX_BODY - 1) / BOXS_MAX_BODY);
 	uint64_t n = boxed + SEGMENT_OVERHEAD * ((boxed + SEGMENT_PAYLOAD - 1) / SEGMENT_PAYLOAD);
 
 	return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
@@ -266,7 +267,7 @@ static uint32_t wire_len(uint32_t len)
 static uint32_t piece_wire_len(uint32_t len)
 {
 	uint64_t plain = (uint64_t)len + PSC_HEADER_BYTES;
-	uint64_t boxed = plain + plain * 34 / 4096;
+	uint64_t boxed = plain + plain * BOXS_HEADER_BOXED_BYTES / BOXS_MAX_BODY;
 
 	return (uint32_t)(boxed + boxed * SEGMENT_OVERHEAD / SEGMENT_PAYLOAD);
 }
