@@ -99,9 +99,9 @@ static void print_sched(json_t *sch)
 
 	if (!json_is_object(sch))
 		return;
-	printf("link rate %s  sent %lld bytes  now %s\n",
+	printf("link rate %s  sent %lld bytes (+%lld of TCP/IP headers and ACKs)  now %s\n",
 	       num(sch, "rate") ? rate_str(num(sch, "rate"), a, sizeof(a)) : "unpaced",
-	       num(sch, "bytes"), rate_str(num(sch, "cur_rate"), b, sizeof(b)));
+	       num(sch, "bytes"), num(sch, "overhead"), rate_str(num(sch, "cur_rate"), b, sizeof(b)));
 	json_array_foreach(json_object_get(sch, "classes"), i, cls) {
 		printf(" class %-12s rate %s ceil %s  sent %lld bytes (borrowed %lld)  now %s\n"
 		       "   backlog %lldb %lldp  delay p50 %.2fms p99 %.2fms  over-limit %lld\n",

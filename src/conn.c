@@ -29,6 +29,7 @@
 #include "log.h"
 #include "psc.h"
 #include "shs.h"
+#include "util.h"
 
 #define CONN_LINGER_MS 2000  /* wait this long for the peer's goodbye */
 
@@ -631,6 +632,13 @@ size_t conn_write_queue_size(const struct conn *c)
 	       (c->ops->queued != NULL ? c->ops->queued(c->lower) : c->lower_queued);
 }
 
+uint32_t conn_segs_sent(const struct conn *c)
+{
+	if (c->state == CONN_CLOSED || c->ops->segs_sent == NULL)
+		return 0;
+	return c->ops->segs_sent(c->lower);
+}
+
 void conn_set_drain_cb(struct conn *c, void (*fn)(struct conn *c, void *ud), void *ud, size_t low)
 {
 	c->drain_fn = fn;
@@ -829,9 +837,22 @@ static void tcp_close(void *lower)
 	uv_close((uv_handle_t *)&t->tcp, tcp_closed_cb);
 }
 
+static uint32_t tcp_segs_sent(void *lower)
+{
+	struct tcp_lower *t = lower;
+	uv_os_fd_t fd;
+	uint32_t n = 0;
+
+	if (t->handle_closed || uv_fileno((uv_handle_t *)&t->tcp, &fd) != 0 ||
+	    util_tcp_segs_out(fd, &n) != 0)
+		return 0;
+	return n;
+}
+
 static const struct conn_lower_ops tcp_ops = {
 	.write = tcp_write,
 	.pause = tcp_pause,
+	.segs_sent = tcp_segs_sent,
 	.shutdown = tcp_shutdown,
 	.close = tcp_close,
 };

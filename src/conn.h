@@ -80,6 +80,10 @@ struct conn_lower_ops {
 	void (*pause)(void *lower, bool paused);
 	/* Bytes written but not yet taken by the next hop. May be NULL. */
 	size_t (*queued)(void *lower);
+	/* Segments the transport has sent since it began (data and bare
+	 * ACKs), modulo 2^32, for charging their headers to a shaped link.
+	 * May be NULL. */
+	uint32_t (*segs_sent)(void *lower);
 	/* Clean end of our output (after our goodbyes). May be NULL. */
 	void (*shutdown)(void *lower);
 	/* The conn is done with the lower: stop delivering, release it. The
@@ -126,6 +130,10 @@ size_t conn_write_queue_size(const struct conn *c);
 /* fn runs when the bytes waiting to be written fall to `low` or below
  * (after a write completes); NULL removes it. */
 void conn_set_drain_cb(struct conn *c, void (*fn)(struct conn *c, void *ud), void *ud, size_t low);
+/* Segments (data and bare ACKs) the transport has sent so far, modulo
+ * 2^32 (compare by difference); 0 when it cannot tell (a tunnel) or the
+ * connection is closed. */
+uint32_t conn_segs_sent(const struct conn *c);
 /* Pause reading this connection's input (backpressure from a tunnel).
  * Counted: every pause(true) needs its pause(false). */
 void conn_pause_input(struct conn *c, bool paused);

@@ -175,7 +175,7 @@ struct sched {
 	struct heap h[H_COUNT];
 	struct sched_class *local, *ia_head, *ia_tail, *classes;
 	uint64_t nclasses, ndests, qbytes, qchunks;
-	uint64_t bytes_in, bytes, chunks, borrowed, blocks;
+	uint64_t bytes_in, bytes, chunks, borrowed, blocks, overhead;
 	struct est est;
 	struct hist hist;
 };
@@ -1291,6 +1291,18 @@ struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_fl
 	return ch;
 }
 
+void sched_link_charge(struct sched *s, uint64_t bytes, uint64_t now)
+{
+	now = clamp_now(s, now);
+	s->overhead += bytes;
+	if (s->cfg.link_rate == 0 || bytes == 0)
+		return;
+	/* key_charge's floor keeps tokens saved while idle: a portal that has
+	 * been quiet pays ACKs out of its burst, like any other bytes */
+	s->l_key = key_charge(s->l_key, now, s->l_burst_ns,
+	                      ns_for(bytes > UINT32_MAX ? UINT32_MAX : (uint32_t)bytes, s->cfg.link_rate));
+}
+
 /* ---------------------------------------------------------- statistics */
 
 static void fill_common(struct sched_stats *o, uint64_t now, const struct est *e,
@@ -1310,6 +1322,7 @@ void sched_link_stats(const struct sched *s, uint64_t now, struct sched_stats *o
 	o->chunks = s->chunks;
 	o->borrowed = s->borrowed;
 	o->bytes_in = s->bytes_in;
+	o->overhead = s->overhead;
 	o->queued_bytes = s->qbytes;
 	o->queued_chunks = s->qchunks;
 	o->blocks = s->blocks;

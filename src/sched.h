@@ -192,6 +192,13 @@ int sched_enqueue(struct sched *s, struct sched_flow *f, struct sched_chunk *c, 
 struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_flow **flow,
                                   uint64_t *next);
 
+/* Bytes the link carried that no chunk accounts for, known after the fact:
+ * the TCP/IP headers the kernel put around the chunks and the portal's own
+ * ACKs of what it reads (relay.c counts them). The link's bucket goes into
+ * debt for them, so a portal shaped a few % below a modem stays below it.
+ * Only counted on an unpaced link (the link's stats, `overhead`). O(1). */
+void sched_link_charge(struct sched *s, uint64_t bytes, uint64_t now);
+
 /* --- statistics ------------------------------------------------------ */
 
 struct sched_stats {
@@ -200,6 +207,7 @@ struct sched_stats {
 	uint64_t bytes, chunks;       /* sent */
 	uint64_t borrowed;            /* bytes sent above the guarantee */
 	uint64_t bytes_in;            /* enqueued */
+	uint64_t overhead;            /* link: sched_link_charge() bytes */
 	uint64_t queued_bytes, queued_chunks;
 	uint64_t delay_p50, delay_p99, delay_max; /* queueing delay, ns (±12 %) */
 	uint64_t over_limit;          /* times the source had to stop */

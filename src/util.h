@@ -1,12 +1,20 @@
-/* util — small helpers shared by the pure layers. */
+/* util — small helpers shared by layers: the parsers' error text, and a
+ * TCP counter whose struct only <linux/tcp.h> has (it clashes with the
+ * <netinet/tcp.h> that uv.h brings, so it lives here, away from libuv). */
 #ifndef FAIRWAY_UTIL_H
 #define FAIRWAY_UTIL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Formats a one-line reason into err (errlen bytes); does nothing when err
  * is NULL or errlen is 0. The parsers' way of saying why. */
 void util_set_err(char *err, size_t errlen, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Segments TCP socket fd has sent since it was made, data and bare ACKs
+ * alike (TCP_INFO's tcpi_segs_out, Linux ≥ 4.2): 0 or -errno. The
+ * kernel's counter is 32 bits: take differences modulo 2^32. */
+int util_tcp_segs_out(int fd, uint32_t *out);
 
 #endif

@@ -501,7 +501,10 @@ def analyse(r):
     cfg = r['rate_mbit'] * (100 - r['sub_percent']) / 100
     o['configured_mbit'] = cfg if r['portal'] == 'fairway' else None
     if 'info' in w0:
-        o['wire_mbit'] = (w1['info']['bytes'] - w0['info']['bytes']) * 8 / wsecs / 1e6
+        # the link's bytes: what the tunnels sent plus TCP/IP headers and ACKs (overhead)
+        wire = lambda i: i['bytes'] + i.get('overhead', 0)
+        o['wire_mbit'] = (wire(w1['info']) - wire(w0['info'])) * 8 / wsecs / 1e6
+        o['hdr_mbit'] = (w1['info'].get('overhead', 0) - w0['info'].get('overhead', 0)) * 8 / wsecs / 1e6
         cls = {c['name']: c for c in w0['info']['classes']}
         o['class_wire_mbit'] = {c['name']: (c['bytes'] - cls[c['name']]['bytes']) * 8 / wsecs / 1e6
                                 for c in w1['info']['classes'] if c['name'] in cls}
@@ -583,7 +586,7 @@ def summary_line(o):
     return (f"setting {o['setting']} portal {o['portal']:15s} ping idle {fmt(o['idle_p50'], '{:.2f}')}/"
             f"{fmt(o['idle_p99'], '{:.2f}')} load {fmt(o['load_p50'], '{:.2f}')}/{fmt(o['load_p99'], '{:.2f}')} ms "
             f"(n={o['load_n']}); users MB/s {' '.join(f'{x:.3f}' for x in o['user_MBps'])} "
-            f"Jain {o['jain']:.3f}; goodput {o['goodput_mbit']:.2f} mbit wire {fmt(o.get('wire_mbit'), '{:.2f}')} "
+            f"Jain {o['jain']:.3f}; goodput {o['goodput_mbit']:.2f} mbit wire {fmt(o.get('wire_mbit'), '{:.2f}')} (headers {fmt(o.get('hdr_mbit'), '{:.2f}')}) "
             f"veth {fmt(o.get('veth_mbit'), '{:.2f}')}; U4 drain {fmt(o['u4_drain_ms'], '{:.0f}')} ms absorb "
             f"{fmt(o['absorb_ms'], '{:.0f}')} ms; CPU {o['portal_cpu_pct']:.0f}% {o['MB_per_cpu_s']:.1f} MB/CPU-s; "
             f"RSS peak {fmt(o['portal_peak_rss_mib'], '{:.0f}')} MiB")

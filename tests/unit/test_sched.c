@@ -471,6 +471,34 @@ static void test_late_wakeup_burst(void **state)
 	}
 }
 
+/* Bytes charged to the link without a chunk (the portal's ACKs) come out
+ * of what the flows may send: with 2 % of the rate charged every 10 ms,
+ * the flows get 98 % and flows + charges stay exactly at the rate. */
+static void test_link_charge(void **state)
+{
+	struct sim *m = sim_new(LINK, NULL);
+	struct sched_stats st;
+	const uint64_t step = 10 * MS, ack = LINK * 2 / 100 * step / SEC;
+	uint64_t before, charged = 0;
+	double sent;
+
+	(void)state;
+	sim_class(m, LINK, 0, 0);
+	sim_src(m, 0, K_BULK, CHUNK, SCHED_AUTO);
+	sim_run(m, T0 + SEC);
+	before = m->cbytes[0];
+	for (uint64_t t = T0 + SEC + step; t <= T0 + 11 * SEC; t += step) {
+		sim_run(m, t);
+		sched_link_charge(m->s, ack, m->now);
+		charged += ack;
+	}
+	sent = (double)(m->cbytes[0] - before) / (double)(LINK * 10);
+	assert_near(sent, 0.98, 0.005);
+	sched_link_stats(m->s, m->now, &st);
+	assert_int_equal(st.overhead, charged);
+	sim_free(m);
+}
+
 /* ------------------------------------------------ rates and ceilings */
 
 /* One user alone takes the whole link (its ceiling is the link). */
@@ -1129,6 +1157,7 @@ int main(void)
 		cmocka_unit_test(test_link_pacing),
 		cmocka_unit_test(test_link_batches),
 		cmocka_unit_test(test_late_wakeup_burst),
+		cmocka_unit_test(test_link_charge),
 		cmocka_unit_test(test_alone_takes_link),
 		cmocka_unit_test(test_alone_up_to_ceiling),
 		cmocka_unit_test(test_ceiling_with_competition),
