@@ -361,7 +361,10 @@ def cmd_run(a):
         def snap():
             s = {'t': time.monotonic(), 'cpu': cpu_seconds(ppid), 'rss_mib': rss_mib(ppid)}
             if kind.startswith('fairway'):
+                t0 = time.monotonic()
                 s['info'] = json.loads(run_quiet(fw('info', '--json', '--secret', f'{d}/p')))['scheduler']
+                # when the portal counted: between asking and the answer
+                s['t_info'] = (t0 + time.monotonic()) / 2
             if tc_dev:
                 s['tc'] = tc_stats(ns, tc_dev)
             return s
@@ -369,8 +372,13 @@ def cmd_run(a):
         stop_sampling = threading.Event()
         peak = [0.0]
 
+        # every 0.5 s; every 50 ms once U4 has stopped (the hand-off is
+        # measured on the portal's own per-user byte counts: at the sink a
+        # user's bytes arrive in the tunnel's 64 KiB items)
+        period = [0.5]
+
         def sampler():
-            while not stop_sampling.wait(0.5):
+            while not stop_sampling.wait(period[0]):
                 try:
                     s = snap()
                     peak[0] = max(peak[0], s['rss_mib'])
@@ -393,6 +401,7 @@ def cmd_run(a):
         # U4 goes away: its senders close and its clients die (SIGKILL),
         # so what its clients' sockets still held is not counted as U4's
         # demand; what the portal had queued for U4 still drains.
+        period[0] = 0.05
         t_stop = sender.cmd('stop 4', 'stop 4')['t'] if TAIL > 0 else s1['t']
         for i, c in enumerate(conns if TAIL > 0 else []):
             if targets[i].startswith('4:'):
@@ -522,7 +531,58 @@ def analyse(r):
     o['MB_per_cpu_s'] = sum(per) * secs / 1e6 / cpu if cpu > 0 else float('nan')
     o['portal_peak_rss_mib'] = r.get('portal_peak_rss_mib')
     o.update(absorb(r, per))
+    o.update(absorb_portal(r))
     return o
+
+
+def absorb_portal(r):
+    """The hand-off on the portal's own per-user byte counts (`fairway info`
+    every 50 ms once U4 stops). U4 is idle at the portal from the first
+    sample after which its class sends nothing more (its last byte left
+    before that sample). `absorb_portal_ms` is the end of the first window
+    of >= 100 ms that starts then and in which u1..u3 together send >= 95 %
+    of what u1..u4 sent during the measurement window, provided every such
+    window in the next 500 ms does too: an upper bound (one window long
+    even if the hand-off is instant)."""
+    w0, w1 = r['snap_w0'], r['snap_w1']
+    if not r.get('tail_s') or 'info' not in w0 or 't_info' not in w0:
+        return {}
+    users = ['u1', 'u2', 'u3', 'u4']
+
+    def cb(snap):
+        return {c['name']: c['bytes'] for c in snap['info']['classes']}
+    b0, b1 = cb(w0), cb(w1)
+    if any(u not in b0 for u in users):
+        return {}
+    total = sum(b1[u] - b0[u] for u in users) / (w1['t_info'] - w0['t_info'])
+    sm = [(x['t_info'], cb(x)) for x in r['samples']
+          if 'info' in x and 't_info' in x and x['t'] >= r['t_stop'] - 0.2]
+    if len(sm) < 4 or total <= 0:
+        return {}
+    last = None
+    for i in range(1, len(sm)):
+        if sm[i][1]['u4'] > sm[i - 1][1]['u4']:
+            last = i
+    if last is None or last >= len(sm) - 2:
+        return {'u4_drain_portal_ms': None, 'absorb_portal_ms': None}
+    t_idle = sm[last][0]
+    wins = []
+    for j in range(last, len(sm)):
+        i = j + 1
+        while i < len(sm) and sm[i][0] - sm[j][0] < 0.1:
+            i += 1
+        if i == len(sm):
+            break
+        oth = sum(sm[i][1][u] - sm[j][1][u] for u in users[:3]) / (sm[i][0] - sm[j][0])
+        wins.append((sm[j][0], sm[i][0], oth >= 0.95 * total, oth / total))
+    out = {'u4_drain_portal_ms': (t_idle - r['t_stop']) * 1000, 'absorb_portal_ms': None,
+           'absorb_portal_share': [round(w[3], 3) for w in wins[:12]]}
+    for k, (tj, ti, good, _) in enumerate(wins):
+        later = [w for w in wins[k:] if w[0] <= tj + 0.5]
+        if good and all(w[2] for w in later) and wins[-1][0] >= tj + 0.5:
+            out['absorb_portal_ms'] = (ti - t_idle) * 1000
+            break
+    return out
 
 
 def absorb(r, per):
@@ -588,7 +648,8 @@ def summary_line(o):
             f"(n={o['load_n']}); users MB/s {' '.join(f'{x:.3f}' for x in o['user_MBps'])} "
             f"Jain {o['jain']:.3f}; goodput {o['goodput_mbit']:.2f} mbit wire {fmt(o.get('wire_mbit'), '{:.2f}')} (headers {fmt(o.get('hdr_mbit'), '{:.2f}')}) "
             f"veth {fmt(o.get('veth_mbit'), '{:.2f}')}; U4 drain {fmt(o['u4_drain_ms'], '{:.0f}')} ms absorb "
-            f"{fmt(o['absorb_ms'], '{:.0f}')} ms; CPU {o['portal_cpu_pct']:.0f}% {o['MB_per_cpu_s']:.1f} MB/CPU-s; "
+            f"{fmt(o['absorb_ms'], '{:.0f}')} ms (at the portal: drain {fmt(o.get('u4_drain_portal_ms'), '{:.0f}')} "
+            f"absorb {fmt(o.get('absorb_portal_ms'), '{:.0f}')} ms); CPU {o['portal_cpu_pct']:.0f}% {o['MB_per_cpu_s']:.1f} MB/CPU-s; "
             f"RSS peak {fmt(o['portal_peak_rss_mib'], '{:.0f}')} MiB")
 
 
@@ -620,6 +681,7 @@ def cmd_report(a):
               f"| {o['goodput_mbit']:.2f} ({mm[0]:.2f}–{mm[1]:.2f}) | {rate} "
               f"| {fmt(o.get('veth_util_pct'), '{:.1f} %')} "
               f"| {fmt(o['u4_drain_ms'], '{:.0f}')} → {fmt(o['absorb_ms'], '{:.0f}')} "
+              f"(portal {fmt(o.get('u4_drain_portal_ms'), '{:.0f}')} → {fmt(o.get('absorb_portal_ms'), '{:.0f}')}) "
               f"| {o['portal_cpu_pct']:.0f} % | {o['MB_per_cpu_s']:.1f} | {fmt(o['portal_peak_rss_mib'], '{:.0f}')} MiB |")
 
 
