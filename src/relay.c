@@ -360,11 +360,15 @@ static int push_one(struct relay_flow *f, enum psc_type type, uint8_t *body, uin
 /* On a slow paced link a whole 4 KiB item is 3.5 ms of a 10 mbit line,
  * and a ping that reaches the modem behind one waits that long. Tunnel
  * bytes are a byte stream (the inner box-stream does its own framing), so
- * binary items are cut into pieces of about 1 ms of the link, at least
- * 1 KiB; at 33 mbit and above nothing is cut. */
+ * binary items are cut into pieces of half a batch (`pace`), at least
+ * 1 ms of the link (the default) and 1 KiB. With the default pace nothing is cut
+ * at 33 mbit and above; a longer pace (fewer wakeups, more bytes at once
+ * in a modem's queue anyway) cuts less, and each piece costs a packet and
+ * a box. */
 static uint32_t piece_max(const struct relay *r)
 {
-	uint64_t rate = sched_link_rate(r->s), n = rate / 1000;
+	uint64_t rate = sched_link_rate(r->s), pace_us = sched_link_pace(r->s) / 1000;
+	uint64_t n = rate / 2 * (pace_us > 2000 ? pace_us : 2000) / 1000000;
 
 	if (rate == 0)
 		return UINT32_MAX;

@@ -699,6 +699,11 @@ uint64_t sched_link_rate(const struct sched *s)
 	return s->cfg.link_rate;
 }
 
+uint64_t sched_link_pace(const struct sched *s)
+{
+	return s->cfg.link_rate ? s->l_pace_ns : 0;
+}
+
 /* ------------------------------------------------------------- classes */
 
 int sched_class_set(struct sched_class *c, uint64_t rate, uint64_t ceil,

@@ -113,6 +113,9 @@ void sched_set_link(struct sched *s, uint64_t link_rate, uint64_t link_burst);
 void sched_set_pace(struct sched *s, uint64_t pace_ns);
 /* The link's rate in B/s (0: not paced). */
 uint64_t sched_link_rate(const struct sched *s);
+/* The batch a paced link waits for, in ns (pace_ns after defaults, at most
+ * half the link's burst); 0 when unpaced or pacing is off. */
+uint64_t sched_link_pace(const struct sched *s);
 
 /* --- classes (one per user, the guest class, the local class) -------- */
 
