@@ -409,6 +409,10 @@ int relay_flow_push(struct relay_flow *f, enum psc_type type, uint8_t *body, uin
 		if (f->from->pausers++ == 0)
 			conn_pause_input(f->from->c, true);
 	}
+	/* Out of memory: no pump, which could end (and free) the caller's
+	 * tunnel before it has ended it for the lost bytes. */
+	if (rc == -ENOMEM)
+		return rc;
 	pump(f->r);
 	return rc < 0 ? rc : 0;
 }

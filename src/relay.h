@@ -65,7 +65,9 @@ struct relay_flow_ops {
 struct relay_flow *relay_flow_new(struct relay *r, struct relay_port *from, struct relay_port *to,
                                   const struct relay_flow_ops *ops, void *ud);
 /* Queues body (malloc'd, ownership taken; len ≥ 1) and runs the pump.
- * Returns 0 or -errno (the body is freed either way). */
+ * Returns 0 or -errno (the body is freed either way). -ENOMEM: part of
+ * the item may be queued and the rest lost, and the pump did not run:
+ * the caller must end the tunnel. */
 int relay_flow_push(struct relay_flow *f, enum psc_type type, uint8_t *body, uint32_t len);
 /* No more input: call ops->ended once the queue has drained (now, if it
  * is empty). */

@@ -93,17 +93,31 @@ static const struct relay_flow_ops flow_ops[2] = {
 	{ .deliver = deliver_to0, .ended = ended1 },   /* f[1]: target -> origin */
 };
 
+/* Ends both sides with an error (each side's END goes out once). */
+static void splice_abort(struct splice *sp, const char *why)
+{
+	log_info("%s", why);
+	for (int k = 0; k < 2; k++)
+		if (sp->s[k] != NULL && !mrpc_stream_local_ended(sp->s[k]))
+			mrpc_stream_end(sp->s[k], why);
+}
+
 /* Bytes move unmodified; the item type is kept (JS sends binary). */
 static void splice_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 {
 	struct splice *sp = ud;
 	int from = side_of(sp, s);
+	int rc;
 
 	if (sp->f[from] == NULL || pkt->len == 0)
 		return;
 	/* The relay takes the body as it is: no copy. */
-	relay_flow_push(sp->f[from], psc_type(pkt), pkt->body, pkt->len);
+	rc = relay_flow_push(sp->f[from], psc_type(pkt), pkt->body, pkt->len);
 	pkt->body = NULL;
+	/* Part of an item may be queued and the rest lost: the byte stream
+	 * is broken, so the tunnel ends rather than deliver a gap. */
+	if (rc == -ENOMEM)
+		splice_abort(sp, "tunnel ended: the portal ran out of memory");
 }
 
 static void splice_end(struct mrpc_stream *s, const char *err, void *ud)
@@ -222,11 +236,8 @@ unsigned tunnel_end_blocked(uint64_t limit_ms)
 			 * tunnels (stalled with it) can move again. */
 			snprintf(why, sizeof(why), "tunnel ended: the receiver did not take its bytes for %llu s",
 			         (unsigned long long)(ms / 1000));
-			log_info("%s", why);
 			n++;
-			for (int k = 0; k < 2; k++)
-				if (sp->s[k] != NULL && !mrpc_stream_local_ended(sp->s[k]))
-					mrpc_stream_end(sp->s[k], why);
+			splice_abort(sp, why);
 			break;
 		}
 	}
