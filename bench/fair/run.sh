@@ -22,9 +22,9 @@
 #     else in fair-c (10.200.50.2). Offloads off, cubic on both routes.
 #     fairway: rate-up 10mbit, rate-sub-percent 5.
 #
-# Extra runs (EXTRA=1): b-sub12 (fairway in (b) with rate-sub-percent 12),
-# a-200 (fairway at 200mbit: U4's hand-off, its backlog drains in time), and
-# eff-* (relay efficiency: fairway at 20 and 800 mbit, unshaped, and the JS
+# Setting b also runs b-sub12 (fairway with rate-sub-percent 12).
+# Extra runs (EXTRA=1): b-off (fairway unshaped behind the modem), a-200
+# (fairway at 200mbit: U4's hand-off, its backlog drains in time), and eff-* (relay efficiency: fairway at 20 and 800 mbit, unshaped, and the JS
 # portal; no `fairway info` sampling, no stop phase).
 # Environment: SETTINGS="a b" RUNS="fairway js" EXTRA=1, FAIR_ARGS (more
 # fair.py run options for every row, e.g. "--win 30 --tail 0"), PACE,
@@ -101,6 +101,9 @@ for s in $SETTINGS; do
 		for p in $RUNS; do one b b $p 10 5; done
 		# the same with a margin that covers TCP/IP framing and the ACKs
 		one b-sub12 b fairway 10 12
+		# shaping off behind the same modem: the same throughput, so its
+		# MB per CPU-second is the baseline for relay efficiency at 10 mbit
+		[ "$EXTRA" = 1 ] && one b-off b fairway-noshape 10 0
 		down
 		;;
 	esac
