@@ -59,6 +59,8 @@ struct mrpc_stream {
 	bool end_reported;                /* on_end delivered (at most once) */
 	bool rejected;                    /* tombstone of a refused stream request */
 	bool freed;                       /* on_free delivered; memory waits for busy == 0 */
+	bool lingering;                   /* on m->linger: we ended, the peer has not */
+	struct mrpc_stream *lprev, *lnext;
 	unsigned busy;
 	struct mrpc_stream_cbs cbs;
 	void *ud;
@@ -70,6 +72,8 @@ struct mrpc {
 	void *io;
 	struct stab out, in;
 	struct mrpc_stream *all;
+	struct mrpc_stream *linger_head, *linger_tail;  /* oldest first */
+	size_t nlinger;
 	int32_t next_req;
 	unsigned depth;
 	bool closed;        /* peer goodbye or mrpc_free: all streams gone */
@@ -503,10 +507,52 @@ static struct mrpc_stream *stream_new(struct mrpc *m, int32_t req, bool ours, en
 	return s;
 }
 
+/* Streams we have ended whose END from the peer has not come. JS muxrpc
+ * never answers the END of a duplex it opened (§5.4 says every END is
+ * answered), so on a long-lived connection such records would pile up
+ * until it closes, one per tunnel. Above MRPC_LINGER_MAX the oldest is
+ * given up, from the next incoming packet (where callbacks are expected):
+ * on_end("the peer did not end the stream"), on_free, and a late END or
+ * item for it is then a packet for an unknown stream, ignored. */
+static void linger_add(struct mrpc *m, struct mrpc_stream *s)
+{
+	if (s->lingering || s->remote_ended)
+		return;
+	s->lingering = true;
+	s->lnext = NULL;
+	s->lprev = m->linger_tail;
+	if (m->linger_tail != NULL)
+		m->linger_tail->lnext = s;
+	else
+		m->linger_head = s;
+	m->linger_tail = s;
+	m->nlinger++;
+}
+
+static void linger_del(struct mrpc_stream *s)
+{
+	struct mrpc *m = s->m;
+
+	if (!s->lingering)
+		return;
+	s->lingering = false;
+	if (s->lprev != NULL)
+		s->lprev->lnext = s->lnext;
+	else
+		m->linger_head = s->lnext;
+	if (s->lnext != NULL)
+		s->lnext->lprev = s->lprev;
+	else
+		m->linger_tail = s->lprev;
+	s->lprev = s->lnext = NULL;
+	m->nlinger--;
+}
+
 static void stream_unlink(struct mrpc_stream *s)
 {
 	struct mrpc *m = s->m;
 
+	linger_del(s);
 	if (!s->linked)
 		return;
 	s->linked = false;
@@ -625,6 +671,8 @@ static void close_all(struct mrpc *m)
 	m->all = NULL;
 	stab_clear(&m->out);
 	stab_clear(&m->in);
+	while (m->linger_head != NULL)
+		linger_del(m->linger_head);
 	for (s = list; s != NULL; s = s->next) {
 		s->linked = false;
 		s->local_ended = s->remote_ended = true;
@@ -809,6 +857,7 @@ static int reject(struct mrpc *m, int32_t req, bool stream, enum mrpc_kind kind,
 		if (t != NULL) {
 			t->rejected = true;
 			t->local_ended = true;
+			linger_add(m, t);
 		}
 	}
 	rc = m->goodbye_sent ? 0 : send_json(m, (stream ? PSC_FLAG_STREAM : 0) | PSC_FLAG_END, -req, e);
@@ -981,6 +1030,17 @@ static int on_request(struct mrpc *m, struct psc_packet *pkt)
 	return on_stream_packet(s, pkt);
 }
 
+static void linger_give_up(struct mrpc_stream *s)
+{
+	log_debug("muxrpc: req %d: the peer never ended it; given up (%zu waiting)",
+	          (int)s->req, s->m->nlinger);
+	linger_del(s);
+	s->remote_ended = true;
+	stream_hold(s);
+	report_end(s, "the peer did not end the stream");
+	stream_drop(s);   /* finishes it: both sides ended */
+}
+
 int mrpc_on_packet(struct mrpc *m, struct psc_packet *pkt)
 {
 	int rc = 0;
@@ -990,6 +1050,8 @@ int mrpc_on_packet(struct mrpc *m, struct psc_packet *pkt)
 		goto out;
 	}
 	session_enter(m);
+	while (m->nlinger > MRPC_LINGER_MAX && !m->closed)
+		linger_give_up(m->linger_head);
 	if (psc_type(pkt) == 3) {
 		log_warn("muxrpc: req %d: body type 3 is invalid", (int)pkt->req);
 		rc = -EPROTO;
@@ -1193,6 +1255,7 @@ int mrpc_stream_end(struct mrpc_stream *s, const char *err)
 	session_enter(m);
 	/* marked first: even if the send fails, no second END is attempted */
 	s->local_ended = true;
+	linger_add(m, s);
 	if (m->goodbye_sent) {
 		rc = -EPIPE;
 	} else if (err == NULL) {

@@ -16,7 +16,8 @@
  *          items  -> STREAM set, END clear, any type, +n (caller) / -n (callee)
  *          end    -> STREAM|END, JSON true or an error object, once per side
  *
- * A stream is freed once both sides have sent END. An unknown method gets
+ * A stream is freed once both sides have sent END (or, past
+ * MRPC_LINGER_MAX, when the peer never answers ours). An unknown method gets
  * "method:a,b is not in list of allowed methods" (the wording Rooms 2.0
  * clients look for); for a stream request that reply carries STREAM|END
  * and later items of it are discarded until the peer's END. */
@@ -96,6 +97,15 @@ void mrpc_on_goodbye(struct mrpc *m);
 /* Sends our goodbye (nine zero bytes) once. */
 int mrpc_goodbye(struct mrpc *m);
 size_t mrpc_open_count(const struct mrpc *m);
+
+/* Streams we ended wait for the peer's END; JS never sends it for a duplex
+ * it opened. Beyond this many per session the oldest is given up at the
+ * next incoming packet: on_end("the peer did not end the stream"), then
+ * on_free, and anything the peer sends on it later is ignored. Large
+ * enough that a peer which does answer (one round trip later) is never
+ * cut short by a burst of ENDs; small enough to bound what a long-lived
+ * JS connection pins (one record per tunnel it ever opened). */
+#define MRPC_LINGER_MAX 1024
 
 /* ---- calling the peer ---- */
 /* Async call. args: a JSON array, stolen (NULL means []). The result

@@ -1166,6 +1166,55 @@ static void test_many_streams(void **state)
 	free(s);
 }
 
+/* A JS peer never answers the END of a duplex it opened: past
+ * MRPC_LINGER_MAX such streams the oldest are given up at the next packet
+ * (on_end with a reason, on_free), and a late END for one is ignored. */
+static void test_linger_cap(void **state)
+{
+	enum { EXTRA = 10, N = MRPC_LINGER_MAX + EXTRA };
+	struct fx *f = *state;
+	struct peer *b = &f->b;
+	struct rec *r = calloc(N, sizeof(*r));
+	size_t npkt;
+
+	assert_non_null(r);
+	for (int i = 0; i < N; i++) {
+		memset(&srv, 0, sizeof(srv));
+		assert_int_equal(feeds(b, 0x0a, i + 1,
+		                       "{\"name\":[\"test\",\"echoes\"],\"type\":\"duplex\",\"args\":[]}"), 0);
+		assert_non_null(srv.s);
+		mrpc_stream_set_cbs(srv.s, &rec_cbs, &r[i]);
+		assert_int_equal(mrpc_stream_end(srv.s, NULL), 0);
+	}
+	/* given up only when a packet comes in: the last END is still held */
+	assert_int_equal(mrpc_open_count(b->m), MRPC_LINGER_MAX + 1);
+	assert_int_equal(r[EXTRA - 1].end, 0);
+	assert_int_equal(feeds(b, 0x02, N + 1, "{\"name\":[\"test\",\"echo\"],\"args\":[1]}"), 0);
+	assert_int_equal(mrpc_open_count(b->m), MRPC_LINGER_MAX);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(r[i].end, i < EXTRA);
+		assert_int_equal(r[i].freed, i < EXTRA);
+	}
+	assert_true(r[0].got_err);
+	assert_string_equal(r[0].err, "the peer did not end the stream");
+	/* a late END for a given-up stream is a packet for an unknown stream */
+	npkt = b->w.npkt;
+	assert_int_equal(feeds(b, 0x0e, 1, "true"), 0);
+	assert_int_equal(b->w.npkt, npkt);
+	assert_int_equal(r[0].end, 1);
+	/* one that is still waiting ends normally */
+	assert_int_equal(feeds(b, 0x0e, N, "true"), 0);
+	assert_int_equal(r[N - 1].end, 1);
+	assert_false(r[N - 1].got_err);
+	assert_int_equal(r[N - 1].freed, 1);
+	assert_int_equal(mrpc_open_count(b->m), MRPC_LINGER_MAX - 1);
+	/* the rest end with the session (before r goes) */
+	mrpc_on_goodbye(b->m);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(r[i].freed, 1);
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1193,6 +1242,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_free_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_free_in_callback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_streams, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_linger_cap, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
