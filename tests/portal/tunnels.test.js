@@ -168,7 +168,9 @@ test('the stalled tunnel is ended by the host after its handshake timeout; nothi
 // END), so the portal's splice waits for an END that never comes: the
 // origin's tunnel stays counted (q->tunnels, tunnels_open) until its
 // connection closes, and a long-lived JS caller whose tunnels are ended by
-// their targets is eventually refused with "too many open tunnels".
+// their targets is eventually refused with "too many open tunnels". The
+// portal now uncounts a tunnel when either side ends it (splice_over), and
+// muxrpc gives up waiting for such ENDs past MRPC_LINGER_MAX per session.
 test('after the target ends a tunnel, the JS caller\'s slot is free again', {
   timeout: 10000,
 
