@@ -220,6 +220,18 @@ static void segs_note(struct relay_port *p)
 	p->refs++;
 }
 
+/* Takes the next port off the list; the caller drops its reference. */
+static struct relay_port *seen_pop(struct relay *r)
+{
+	struct relay_port *p = r->seen;
+
+	if (p != NULL) {
+		r->seen = p->seen_next;
+		p->listed = false;
+	}
+	return p;
+}
+
 static void segs_charge(struct relay *r, uint64_t now)
 {
 	struct relay_port *p;
@@ -227,9 +239,7 @@ static void segs_charge(struct relay *r, uint64_t now)
 	if (r->seen == NULL || now - r->segs_at < SEGS_POLL_NS)
 		return;
 	r->segs_at = now;
-	while ((p = r->seen) != NULL) {
-		r->seen = p->seen_next;
-		p->listed = false;
+	while ((p = seen_pop(r)) != NULL) {
 		if (p->c != NULL) {
 			uint32_t n = conn_segs_sent(p->c), d = n - p->segs;
 
@@ -244,11 +254,8 @@ static void segs_forget(struct relay *r)
 {
 	struct relay_port *p;
 
-	while ((p = r->seen) != NULL) {
-		r->seen = p->seen_next;
-		p->listed = false;
+	while ((p = seen_pop(r)) != NULL)
 		port_unref(p);
-	}
 }
 
 /* What a connection sent before it went may still be draining towards

@@ -199,7 +199,8 @@ struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_fl
  * the TCP/IP headers the kernel put around the chunks and the portal's own
  * ACKs of what it reads (relay.c counts them). The link's bucket goes into
  * debt for them, so a portal shaped a few % below a modem stays below it.
- * Only counted on an unpaced link (the link's stats, `overhead`). O(1). */
+ * Always counted (the link's stats, `overhead`); on an unpaced link that
+ * is all it does. O(1). */
 void sched_link_charge(struct sched *s, uint64_t bytes, uint64_t now);
 
 /* --- statistics ------------------------------------------------------ */
