@@ -4,7 +4,7 @@
  *   bench_shs [--quick]       (~3 s, or ~0.5 s for a CI smoke run)
  *
  * Figure 1: full handshakes per second, both sides computed in-process
- * through src/shs.c (init, msg1..msg4, both outcomes, wipes).
+ * through src/ssb/shs.c (init, msg1..msg4, both outcomes, wipes).
  * Figure 2: the same libsodium calls a handshake makes, each op timed in a
  * loop of its own and summed with its per-handshake count (table below).
  * The ratio of the two is what the state machine adds on top of the
@@ -109,7 +109,7 @@ static void op_sha96(void) { sink += crypto_hash_sha256(hash, buf, 96); }
 static void op_sha128(void) { sink += crypto_hash_sha256(hash, buf, 128); }
 
 /* Calls per full handshake (client + server + both outcomes), counted in
- * src/shs.c; K3/K4 hash 96/128 bytes, sha256(ab) and S = sha256(K4) 32,
+ * src/ssb/shs.c; K3/K4 hash 96/128 bytes, sha256(ab) and S = sha256(K4) 32,
  * the box-stream keys sha256(S || pk) 64. */
 static struct op {
 	const char *name;

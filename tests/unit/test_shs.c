@@ -1,4 +1,4 @@
-/* Unit tests for src/shs.c: the official vector of protocol.md §3.4 step
+/* Unit tests for src/ssb/shs.c: the official vector of protocol.md §3.4 step
  * by step on both sides, the recorded JS reference calls of npm
  * test-secret-handshake@1.0.2 (tests/vectors/shs_js.txt), random round
  * trips, and every way a peer or a caller can get it wrong. */
