@@ -50,7 +50,7 @@ static void print_plane(const struct policy *p, enum policy_plane plane)
 		       policy_rate_str(r.u[i].ceil_up, b, sizeof(b)),
 		       policy_rate_str(r.u[i].rate_down, c, sizeof(c)),
 		       policy_rate_str(r.u[i].ceil_down, d, sizeof(d)));
-	if (plane == POLICY_PLANE_PORTAL && p->portal.guest)
+	if (plane == POLICY_PLANE_PORTAL && p->portal.guest && r.line_up != 0)
 		printf("  guests (peers in no user): up %s ceil %s\n",
 		       policy_rate_str(r.guest_up, a, sizeof(a)),
 		       policy_rate_str(r.guest_down ? r.guest_down : r.line_up, b, sizeof(b)));
