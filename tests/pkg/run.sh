@@ -61,6 +61,30 @@ want=$'portal\n--privacy\nrestricted\nstart stop\ncheck\npolicy.ini'
 	|| not_ok "bash completion" "got: $comp"
 check "zsh loads its completion" zsh -fc "fpath=($SRC/dist/completion \$fpath); autoload -Uz compinit; compinit -u -d /tmp/zcomp.$$; autoload -Uz _fairway; whence -w _fairway | grep -q function"
 
+# ---- under a service manager ----
+nd=$(mktemp -d)
+while read -r line; do
+	case $line in
+	"ok - "*) ok "${line#ok - }" ;;
+	"not ok - "*) not_ok "${line#not ok - }" "$(tail -5 "$nd/portal.log" 2>/dev/null)" ;;
+	esac
+done < <(python3 tests/pkg/notify.py "$BIN" "$nd" 2>&1)
+rm -rf "$nd"
+# Bad start-up state: the error names the file, the mode it has and the one it needs.
+nd=$(mktemp -d)
+out=$(FAIRWAY_HOME=$nd/missing "$BIN" portal 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "$nd/missing/secret" <<<"$out" && ok "no state directory: exit 2 naming the secret file" \
+	|| not_ok "no state directory (exit $rc)" "$out"
+"$BIN" keygen --secret "$nd/secret" >/dev/null 2>&1; chmod 644 "$nd/secret"
+out=$("$BIN" portal --secret "$nd/secret" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "mode 0644" <<<"$out" && grep -q "600" <<<"$out" && ok "a secret readable by others is refused: says 0644 and 600" \
+	|| not_ok "secret with wrong permissions (exit $rc)" "$out"
+printf '[portal]\n' > "$nd/p.ini"; chmod 000 "$nd/p.ini"
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups "$BIN" check -c "$nd/p.ini" 2>&1); rc=$?
+[ $rc -eq 2 ] && grep -q "Permission denied" <<<"$out" && ok "an unreadable policy: exit 2, says why" \
+	|| not_ok "unreadable policy (exit $rc)" "$out"
+rm -rf "$nd"
+
 # ---- the package ----
 if ! command -v dpkg-buildpackage >/dev/null; then
 	not_ok "dpkg-buildpackage is installed (scripts/deps)"
