@@ -17,5 +17,6 @@ int cmd_ping(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_stop(int argc, char **argv);   /* also `reload` */
 int cmd_nat(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

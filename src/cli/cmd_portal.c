@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "ctl.h"
+#include "daemon.h"
 #include "host.h"
 #include "log.h"
 #include "policy.h"
@@ -286,6 +287,7 @@ static void stop_all(struct portal_run *run)
 	if (run->stopping)
 		return;
 	run->stopping = true;
+	daemon_notify("STOPPING=1");
 	host_stop(run->via);
 	portal_stop(run->portal);
 	ctl_stop(run->ctl);
@@ -342,6 +344,13 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 	struct portal_run *run = ud;
 	json_t *r;
 
+	if (strcmp(cmd, "reload") == 0) {
+		/* Tell the service manager for the length of the reload. */
+		daemon_notify("RELOADING=1");
+		r = reload(run);
+		daemon_notify("READY=1");
+		return r;
+	}
 	if (strcmp(cmd, "info") == 0) {
 		r = portal_info(run->portal);
 		json_object_set_new(r, "ok", json_true());
@@ -351,8 +360,6 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 		uv_idle_start(&run->stop_soon, stop_soon_cb);
 		return json_pack("{s:b}", "ok", 1);
 	}
-	if (strcmp(cmd, "reload") == 0)
-		return reload(run);
 	return NULL;
 }
 
@@ -518,6 +525,11 @@ int cmd_portal(int argc, char **argv)
 	cfg.host = host;
 	cfg.port = port;
 	settings_to_cfg(&run.cur, &cfg);
+	/* Socket activation (fairway-portal.socket): the service manager
+	 * bound the port; --listen then only names it in messages. */
+	cfg.listen_fd = daemon_listen_fd("ssb");
+	if (cfg.listen_fd > 2)
+		log_info("using the listening socket passed by the service manager (fd %d)", cfg.listen_fd);
 	rc = portal_start(&cfg, &run.portal, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
@@ -547,6 +559,7 @@ int cmd_portal(int argc, char **argv)
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
 	fflush(stdout);
+	daemon_notify("READY=1");
 	log_info("portal listening on %s, privacy %s, %zu members%s%s",
 	         portal_address(run.portal), portal_privacy_name(run.cur.privacy),
 	         run.cur.n_members, run.ctl != NULL ? ", control socket " : "",

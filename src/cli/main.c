@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
 	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
 	  "the router plane: Fair NAT rebuilt (reads fairnat.config as it is)" },
+	{ "check", cmd_check, "[-c] FILE",
+	  "validate a policy (both planes) and print the rates it gives; touches nothing" },
 	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source|--duplex] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };

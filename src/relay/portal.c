@@ -872,12 +872,19 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	}
 	uv_tcp_init(cfg->loop, &p->listener);
 	p->listener.data = p;
-	rc = uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
+	if (cfg->listen_fd > 2)
+		rc = uv_tcp_open(&p->listener, cfg->listen_fd);
+	else
+		rc = uv_tcp_bind(&p->listener, (struct sockaddr *)&ss, 0);
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&p->listener, 511, on_connection);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
-		         uv_strerror(rc));
+		if (cfg->listen_fd > 2)
+			snprintf(err, errlen, "cannot listen on the socket passed by the service manager (fd %d): %s",
+			         cfg->listen_fd, uv_strerror(rc));
+		else
+			snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
+			         uv_strerror(rc));
 		/* p goes with its handle, once libuv has closed it. */
 		uv_close((uv_handle_t *)&p->listener, free_with_listener);
 		return rc;
@@ -890,6 +897,8 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	uv_timer_start(&p->sweep, sweep_cb, 1000, 1000);
 	uv_tcp_getsockname(&p->listener, (struct sockaddr *)&ss, &len);
 	snprintf(a.host, sizeof(a.host), "%s", cfg->host);
+	if (cfg->listen_fd > 2)   /* the socket's own address, not the option's */
+		uv_ip_name((struct sockaddr *)&ss, a.host, sizeof(a.host));
 	a.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
 	                                 : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
 	memcpy(a.shs_pk, cfg->id->pk, 32);

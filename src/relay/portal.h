@@ -84,6 +84,8 @@ struct portal_cfg {
 	const uint8_t *net_key;        /* 32 bytes, borrowed */
 	const char *host;              /* listen address, numeric */
 	uint16_t port;                 /* 0: pick a free port */
+	int listen_fd;                 /* > 2: an inherited listening socket (socket
+	                                * activation) used instead of host:port */
 	unsigned handshake_timeout_ms;
 	const char *name;              /* room name in room.metadata */
 	enum portal_privacy privacy;
