@@ -27,6 +27,14 @@ struct pipe {
 	bool tcp_closing;
 	bool paused_carrier;     /* we paused the session: TCP is backed up */
 	bool tcp_paused;         /* we stopped reading TCP: the session is backed up */
+	/* Half-close (shutdown(SHUT_WR) on either end) travels as a half-close:
+	 * TCP EOF → our END on the stream; the peer's END → shutdown of the
+	 * TCP write side once every queued byte is written. The socket
+	 * closes only when both directions are done. */
+	bool tcp_eof;            /* TCP said EOF: we sent (or will send) END */
+	bool remote_ended;       /* the peer's END arrived: no more bytes to write */
+	bool shutdown_sent;      /* uv_shutdown queued behind the pending writes */
+	bool wr_done;            /* the write side is shut down (or failed) */
 	size_t tcp_queued;
 	uint8_t *pending;        /* items that came before the TCP connect finished */
 	size_t pending_len;
@@ -156,26 +164,59 @@ static void stream_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 	}
 }
 
+/* Both directions are over: the socket can go. */
+static void pipe_maybe_close(struct pipe *p)
+{
+	if (p->wr_done && (p->tcp_eof || p->s == NULL))
+		pipe_close_tcp(p);
+}
+
 static void shutdown_cb(uv_shutdown_t *req, int status)
 {
-	pipe_close_tcp(req->data);
+	struct pipe *p = req->data;
+
+	p->wr_done = true;
+	if (p->tcp_closing)
+		return;
+	if (status < 0 && status != UV_ENOTCONN) {
+		pipe_fail(p, uv_strerror(status));
+		return;
+	}
+	pipe_maybe_close(p);
+}
+
+/* The peer sent its END: write what is queued, then shut down our write
+ * side. libuv runs the shutdown after every write queued before it. */
+static void pipe_shutdown_write(struct pipe *p)
+{
+	if (p->shutdown_sent || p->tcp_closing || !p->connected)
+		return;
+	p->shutdown_sent = true;
+	p->sreq.data = p;
+	if (uv_shutdown(&p->sreq, (uv_stream_t *)&p->tcp, shutdown_cb) != 0) {
+		p->wr_done = true;
+		pipe_maybe_close(p);
+	}
 }
 
 static void stream_end(struct mrpc_stream *s, const char *err, void *ud)
 {
 	struct pipe *p = ud;
 
-	if (!mrpc_stream_local_ended(s))
-		mrpc_stream_end(s, NULL);
 	if (p->tcp_closing)
 		return;
-	/* Let queued bytes reach the service, then close. */
-	if (err == NULL && p->connected &&
-	    uv_shutdown(&p->sreq, (uv_stream_t *)&p->tcp, shutdown_cb) == 0) {
-		p->sreq.data = p;
+	if (err != NULL) {
+		/* An error (or the session went away) ends both directions. */
+		log_info("forward%s%s ended by the peer: %s", p->carrier != NULL ? " with " : "",
+		         p->carrier != NULL ? conn_remote_id(p->carrier) : "", err);
+		if (!mrpc_stream_local_ended(s))
+			mrpc_stream_end(s, NULL);
+		pipe_close_tcp(p);
 		return;
 	}
-	pipe_close_tcp(p);
+	/* END true: the peer's direction is over, ours goes on until TCP EOF. */
+	p->remote_ended = true;
+	pipe_shutdown_write(p);   /* not yet connected: connected_cb does it */
 }
 
 static void stream_free(struct mrpc_stream *s, void *ud)
@@ -187,7 +228,12 @@ static void stream_free(struct mrpc_stream *s, void *ud)
 		conn_pause_input(p->carrier, false);
 	p->paused_carrier = false;
 	p->carrier = NULL;
-	pipe_close_tcp(p);
+	/* Both sides ended cleanly: the socket goes once its queued bytes
+	 * and the shutdown are written. Otherwise, at once. */
+	if (p->remote_ended && p->tcp_eof && p->shutdown_sent && !p->wr_done)
+		; /* shutdown_cb closes it */
+	else
+		pipe_close_tcp(p);
 	pipe_unref(p);
 }
 
@@ -227,9 +273,13 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	if (p->tcp_closing)
 		return;
 	if (n == UV_EOF) {
+		/* Our direction is over; the peer's may go on (half-close). */
 		uv_read_stop(st);
+		p->tcp_eof = true;
 		if (p->s != NULL && !mrpc_stream_local_ended(p->s))
-			mrpc_stream_end(p->s, NULL);
+			mrpc_stream_end(p->s, NULL);   /* may free p->s (both ended) */
+		if (!p->tcp_closing)
+			pipe_maybe_close(p);
 		return;
 	}
 	if (n < 0) {
@@ -268,6 +318,7 @@ static struct pipe *pipe_new(uv_loop_t *loop)
 static void pipe_attach(struct pipe *p, struct mrpc_stream *s)
 {
 	p->s = s;
+	mrpc_stream_set_half_close(s);
 	p->carrier = mrpc_io(mrpc_stream_session(s));
 	p->refs++;
 }
@@ -302,6 +353,8 @@ static void connected_cb(uv_connect_t *req, int status)
 	p->pending = NULL;
 	p->pending_len = 0;
 	uv_read_start((uv_stream_t *)&p->tcp, alloc_cb, read_cb);
+	if (p->remote_ended)   /* the caller half-closed before we connected */
+		pipe_shutdown_write(p);
 }
 
 static void forward_connect(struct mrpc_stream *call, json_t *args, void *ud)

@@ -60,6 +60,7 @@ struct mrpc_stream {
 	bool rejected;                    /* tombstone of a refused stream request */
 	bool freed;                       /* on_free delivered; memory waits for busy == 0 */
 	bool lingering;                   /* on m->linger: we ended, the peer has not */
+	bool half_close;                  /* the peer's END ends only its direction */
 	struct mrpc_stream *lprev, *lnext;
 	unsigned busy;
 	struct mrpc_stream_cbs cbs;
@@ -802,8 +803,9 @@ static int on_stream_packet(struct mrpc_stream *s, struct psc_packet *pkt)
 	stream_hold(s);
 	report_end(s, err);
 	/* JS answers every END with its own at once (§5.4); on_end may have
-	 * sent ours already (local_ended then) and it never goes twice. */
-	if (!s->local_ended) {
+	 * sent ours already (local_ended then) and it never goes twice. A
+	 * half-close stream answers when its own direction is over. */
+	if (!s->local_ended && !s->half_close) {
 		s->local_ended = true;
 		if (!m->goodbye_sent)
 			rc = send_end_true(m, wire_req(s));
@@ -1195,6 +1197,12 @@ int32_t mrpc_stream_req(const struct mrpc_stream *s)
 bool mrpc_stream_local_ended(const struct mrpc_stream *s)
 {
 	return s->local_ended;
+}
+
+void mrpc_stream_set_half_close(struct mrpc_stream *s)
+{
+	if (s->kind == MRPC_DUPLEX)
+		s->half_close = true;
 }
 
 bool mrpc_stream_remote_ended(const struct mrpc_stream *s)

@@ -125,6 +125,11 @@ enum mrpc_kind mrpc_stream_kind(const struct mrpc_stream *s);
 int32_t mrpc_stream_req(const struct mrpc_stream *s);   /* as numbered by its starter */
 bool mrpc_stream_local_ended(const struct mrpc_stream *s);
 bool mrpc_stream_remote_ended(const struct mrpc_stream *s);
+/* Duplex only, for peers that both know it (fairway's forward.connect):
+ * the peer's END ends only the peer's direction (on_end err NULL), and
+ * ours stays open until mrpc_stream_end(), like a TCP half-close. By
+ * default, as in JS, a peer's END is answered at once. */
+void mrpc_stream_set_half_close(struct mrpc_stream *s);
 
 /* Sends one item. Empty bodies are skipped (never on the wire). Returns 0,
  * -EPIPE after our END, or the send function's error; -EINVAL on an async
