@@ -630,6 +630,38 @@ static void test_reentrant_end(void **state)
 	assert_int_equal(feeds(&f->a, 0x08, -2, "x"), 0);
 }
 
+/* A half-close stream: the peer's END ends only its direction; ours may
+ * still carry items, and our END (sent when we choose) frees it. The
+ * default (JS) behaviour answers the END at once. */
+static void test_half_close(void **state)
+{
+	struct fx *f = *state;
+	struct rec r = { 0 };
+	struct mrpc_stream *st;
+	size_t before;
+
+	st = mrpc_open(f->a.m, "test.echoes", NULL, MRPC_DUPLEX, &rec_cbs, &r);
+	assert_non_null(st);
+	mrpc_stream_set_half_close(st);
+	pump(&f->a, &f->b);
+	before = f->a.w.npkt;
+	assert_int_equal(feeds(&f->a, 0x0e, -1, "true"), 0);   /* the peer's END */
+	assert_int_equal(r.end, 1);
+	assert_int_equal(r.freed, 0);
+	/* rec_end sent one item from inside on_end; no automatic END */
+	assert_int_equal(f->a.w.npkt, before + 1);
+	assert_int_equal(last_sent(&f->a.w)->flags, 0x08);
+	assert_int_equal(count_sent(&f->a.w, 0x0e, 1), 0);
+	assert_true(mrpc_stream_remote_ended(st));
+	assert_false(mrpc_stream_local_ended(st));
+	assert_int_equal(mrpc_stream_send(st, PSC_BINARY, (const uint8_t *)"more", 4), 0);
+	assert_int_equal(last_sent(&f->a.w)->flags, 0x08);
+	assert_int_equal(mrpc_stream_end(st, NULL), 0);
+	assert_int_equal(last_sent(&f->a.w)->flags, 0x0e);
+	assert_int_equal(r.freed, 1);
+	assert_int_equal(mrpc_open_count(f->a.m), 0);
+}
+
 static void test_unknown_method(void **state)
 {
 	struct fx *f = *state;
@@ -1228,6 +1260,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_duplex_callee_ends, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplex_error_end, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reentrant_end, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_method, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kind_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_js_style_requests, setup, teardown),
