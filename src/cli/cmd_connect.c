@@ -156,6 +156,7 @@ static int run_session(struct session_run *r)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);   /* a closed terminal does not end a long run */
 	uv_timer_init(r->loop, &r->tick);
 	r->tick.data = r;
 	uv_signal_init(r->loop, &r->sigint);

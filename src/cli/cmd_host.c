@@ -145,6 +145,7 @@ int cmd_host(int argc, char **argv)
 		goto out;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);   /* a closed terminal does not end a long run */
 	uv_signal_init(h.loop, &h.sigint);
 	uv_signal_init(h.loop, &h.sigterm);
 	h.sigint.data = h.sigterm.data = &h;

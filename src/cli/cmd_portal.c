@@ -57,7 +57,7 @@ struct portal_run {
 	const char *policy_path;
 	const struct overrides *ov;
 	struct settings cur;
-	uv_signal_t sigint, sigterm;
+	uv_signal_t sigint, sigterm, sighup;
 	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
 	bool stopping;
 };
@@ -293,6 +293,7 @@ static void stop_all(struct portal_run *run)
 	ctl_stop(run->ctl);
 	uv_close((uv_handle_t *)&run->sigint, NULL);
 	uv_close((uv_handle_t *)&run->sigterm, NULL);
+	uv_close((uv_handle_t *)&run->sighup, NULL);
 	if (!uv_is_closing((uv_handle_t *)&run->stop_soon))
 		uv_close((uv_handle_t *)&run->stop_soon, NULL);
 }
@@ -301,6 +302,23 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	log_info("signal %d: closing connections", signum);
 	stop_all(h->data);
+}
+
+static json_t *reload(struct portal_run *run);
+
+/* SIGHUP: what `fairway reload` does, as daemons do. */
+static void on_sighup(uv_signal_t *h, int signum)
+{
+	struct portal_run *run = h->data;
+	json_t *r;
+
+	log_info("SIGHUP: reloading the policy");
+	daemon_notify("RELOADING=1");
+	r = reload(run);
+	daemon_notify("READY=1");
+	if (!json_is_true(json_object_get(r, "ok")))
+		log_warn("SIGHUP: %s", json_string_value(json_object_get(r, "error")));
+	json_decref(r);
 }
 
 static void stop_soon_cb(uv_idle_t *h)
@@ -581,6 +599,9 @@ int cmd_portal(int argc, char **argv)
 	run.sigint.data = run.sigterm.data = &run;
 	uv_signal_start(&run.sigint, on_signal, SIGINT);
 	uv_signal_start(&run.sigterm, on_signal, SIGTERM);
+	uv_signal_init(loop, &run.sighup);
+	run.sighup.data = &run;
+	uv_signal_start(&run.sighup, on_sighup, SIGHUP);
 	signal(SIGPIPE, SIG_IGN);
 
 	uv_run(loop, UV_RUN_DEFAULT);

@@ -212,7 +212,9 @@ int ctl_start(uv_loop_t *loop, const char *path, ctl_handler_fn *fn, void *ud,
 	snprintf(c->path, sizeof(c->path), "%s", path);
 	c->fn = fn;
 	c->ud = ud;
-	unlink(path);
+	/* Left by a portal that died (kill -9, a crash): nobody answers it. */
+	if (unlink(path) == 0)
+		log_info("replaced a stale control socket %s (no portal answered on it)", path);
 	uv_pipe_init(loop, &c->server, 0);
 	c->server.data = c;
 	old = umask(077);    /* the socket file is born 0600 */

@@ -204,3 +204,32 @@ test('a member demoted by reload stops seeing attendants (its subscriptions end)
     assert.equal(endErr && endErr.message, 'external user are not allowed to enumerate members')
   })
 })
+
+test('SIGHUP reloads like `fairway reload`; the portal keeps running', { timeout: 20000 }, async () => {
+  const f = file('hup.ini')
+  await withPortal(['-c', f], async (p) => {
+    let r = await L.call(s, p.addr, 'whoami', { secret: s.ids.carol.secret })
+    assert.equal(r.code, 1)
+    file('hup.ini', { users: ['alice', 'bob', 'carol'] })
+    process.kill(p.child.pid, "SIGHUP")
+    await L.assertLogLines(p, /SIGHUP: reloading the policy/, 1)
+    await L.assertLogLines(p, new RegExp(`reloaded ${esc(f)}: privacy restricted, 3 members`), 1)
+    r = await L.call(s, p.addr, 'whoami', { secret: s.ids.carol.secret })
+    assert.equal(r.code, 0, r.stderr)
+  })
+})
+
+test('a stale control socket left by a killed portal is replaced, with a log line', { timeout: 20000 }, async () => {
+  const p1 = await L.portal(s, s.ids.room.secret, [])
+  process.kill(p1.child.pid, "SIGKILL")
+  await p1.exited
+  const p2 = await L.portal(s, s.ids.room.secret, [])
+  try {
+    await L.assertLogLines(p2, /replaced a stale control socket .*portal\.sock/, 1)
+    const i = await L.info(s, { secret: s.ids.room.secret })
+    assert.ok(i.counters, 'the new portal answers on the socket')
+  } finally {
+    const r = await p2.stop()
+    assert.equal(r.code, 0, p2.stderr())
+  }
+})
