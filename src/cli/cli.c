@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "policy.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -138,4 +139,35 @@ int cli_dial(const struct conn_cfg *cfg, const struct addr *net, const struct ad
 		return 0;
 	fprintf(stderr, "fairway: %s\n", err);
 	return EXIT_RUNTIME;
+}
+
+int cli_parse_count(const char *cmd, const char *opt, const char *s, unsigned long min,
+                    unsigned long max, unsigned long *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (s[0] < '0' || s[0] > '9' || *end != '\0' || errno != 0 || v < min || v > max) {
+		fprintf(stderr, "fairway %s: %s: '%s' is not a whole number from %lu to %lu\n",
+		        cmd, opt, s, min, max);
+		return EXIT_USAGE;
+	}
+	*out = v;
+	return 0;
+}
+
+int cli_parse_duration(const char *cmd, const char *opt, const char *s, unsigned max_ms,
+                       unsigned *out)
+{
+	unsigned v;
+
+	if (!policy_parse_duration_ms(s, &v) || v > max_ms) {
+		fprintf(stderr, "fairway %s: %s: '%s' is not a duration up to %u ms "
+		        "(e.g. 15s, 500ms, 10min; a bare number is milliseconds)\n", cmd, opt, s, max_ms);
+		return EXIT_USAGE;
+	}
+	*out = v;
+	return 0;
 }

@@ -24,6 +24,16 @@ int cli_identity_or_onetime(const char *path, struct keys *out);
  * Returns 0 or EXIT_USAGE with a message. */
 int cli_parse_caps(const char *b64, uint8_t out[32]);
 
+/* The one parser for numeric options: a whole decimal number in
+ * [min, max], else a message naming the option ("fairway ping: -c: '5x' is
+ * not a whole number from 1 to 1000000") and EXIT_USAGE. */
+int cli_parse_count(const char *cmd, const char *opt, const char *s, unsigned long min,
+                    unsigned long max, unsigned long *out);
+/* The same for durations (15s, 500ms, 10min, or bare milliseconds), read
+ * by the same function as the policy file's, at most max_ms. */
+int cli_parse_duration(const char *cmd, const char *opt, const char *s, unsigned max_ms,
+                       unsigned *out);
+
 /* Splits "HOST:PORT" (IPv6 as "[::1]:8008"). Returns 0 or EXIT_USAGE. */
 int cli_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 

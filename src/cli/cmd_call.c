@@ -153,7 +153,7 @@ int cmd_call(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *secret = NULL, *caps = NULL, *portal = NULL;
-	unsigned long timeout_ms = 30000;
+	unsigned timeout_ms = 30000;
 	struct call_run run = { .status = EXIT_OK };
 	struct addr addrs[9];
 	size_t n = 0;
@@ -171,7 +171,10 @@ int cmd_call(int argc, char **argv)
 		case 'D': run.source = run.duplex = true; break;
 		case 's': secret = optarg; break;
 		case 'k': caps = optarg; break;
-		case 't': timeout_ms = strtoul(optarg, NULL, 10); break;
+		case 't':
+			if (cli_parse_duration("call", "--timeout", optarg, 3600000, &timeout_ms) != 0)
+				return EXIT_USAGE;
+			break;
 		case 'p': portal = optarg; break;
 		default: return EXIT_USAGE;
 		}

@@ -252,15 +252,18 @@ static void ping_ready(struct session_run *r)
 
 static int ping_opt(struct session_run *r, int ch, const char *arg)
 {
-	unsigned long v = strtoul(arg, NULL, 10);
+	unsigned long v;
+	int rc;
 
-	if (ch == 'c' && v > 0 && v <= 1000000)
-		r->count = (unsigned)v;
-	else if (ch == 'i' && v <= 60000)
-		r->interval_ms = (unsigned)v;
-	else
-		return EXIT_USAGE;
-	return 0;
+	if (ch == 'c') {
+		rc = cli_parse_count("ping", "-c", arg, 1, 1000000, &v);
+		if (rc == 0)
+			r->count = (unsigned)v;
+		return rc;
+	}
+	if (ch == 'i')
+		return cli_parse_duration("ping", "-i", arg, 60000, &r->interval_ms);
+	return EXIT_USAGE;
 }
 
 int cmd_ping(int argc, char **argv)

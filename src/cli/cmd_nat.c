@@ -181,7 +181,6 @@ int cmd_nat(int argc, char **argv)
 	size_t shown = 0;
 	int rc, ret = EXIT_OK;
 
-	log_init();
 	if (parse_args(argc, argv, &o) != 0)
 		return EXIT_USAGE;
 	if (o.verb == NULL || strcmp(o.verb, "help") == 0 || strcmp(o.verb, "--help") == 0) {

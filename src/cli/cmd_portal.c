@@ -4,6 +4,7 @@
  * section and its users' identities as members), then the command line,
  * which wins. `fairway reload` re-reads the file; a file with errors is
  * refused and the running settings stay. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -400,17 +401,14 @@ static void via_announced(const char *addr, void *ud)
 
 /* ---- command line ---- */
 
-static int parse_count(const char *s, unsigned *out)
+static int parse_count(const char *opt, const char *s, unsigned *out)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	unsigned long v;
+	int rc = cli_parse_count("portal", opt, s, 0, 100000000, &v);
 
-	if (*end != '\0' || end == s || v > 100000000) {
-		fprintf(stderr, "fairway portal: '%s' is not a number\n", s);
-		return EXIT_USAGE;
-	}
-	*out = (unsigned)v;
-	return 0;
+	if (rc == 0)
+		*out = (unsigned)v;
+	return rc;
 }
 
 static int parse_id_opt(const char *opt, const char *s, uint8_t (**list)[32], size_t *n)
@@ -461,7 +459,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 7: *via = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
-			rc = parse_count(optarg, &o->handshake_ms);
+			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
 			o->hs_set = true;
 			if (rc == 0 && o->handshake_ms == 0) {
 				fprintf(stderr, "fairway portal: --handshake-timeout wants milliseconds > 0\n");
@@ -483,10 +481,10 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 			break;
 		case 'm': rc = parse_id_opt("member", optarg, &o->members, &o->n_members); break;
 		case 'd': rc = parse_id_opt("deny", optarg, &o->denied, &o->n_denied); break;
-		case 1: rc = parse_count(optarg, &o->limits.conns_per_ip); o->conns_set = true; break;
-		case 2: rc = parse_count(optarg, &o->limits.pending_handshakes); o->pending_set = true; break;
-		case 3: rc = parse_count(optarg, &o->limits.tunnels_per_peer); o->tunnels_set = true; break;
-		case 4: rc = parse_count(optarg, &o->limits.idle_timeout_ms); o->idle_set = true; break;
+		case 1: rc = parse_count("--max-conns-per-ip", optarg, &o->limits.conns_per_ip); o->conns_set = true; break;
+		case 2: rc = parse_count("--max-pending-handshakes", optarg, &o->limits.pending_handshakes); o->pending_set = true; break;
+		case 3: rc = parse_count("--max-tunnels-per-peer", optarg, &o->limits.tunnels_per_peer); o->tunnels_set = true; break;
+		case 4: rc = cli_parse_duration("portal", "--idle-timeout", optarg, UINT32_MAX, &o->limits.idle_timeout_ms); o->idle_set = true; break;
 		default: rc = EXIT_USAGE;
 		}
 	}
@@ -552,7 +550,8 @@ int cmd_portal(int argc, char **argv)
 	if (rc < 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
 		uv_run(loop, UV_RUN_DEFAULT);
-		rc = EXIT_RUNTIME;
+		/* A listen address that is no address is a configuration error. */
+		rc = rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 		goto out;
 	}
 	/* The default socket is a convenience: without it the portal still

@@ -52,7 +52,7 @@ static void usage(FILE *f)
 	fprintf(f, "  help [COMMAND] | --version\n\n"
 	           "Options: --secret FILE (default $FAIRWAY_HOME/secret, FAIRWAY_HOME=~/.fairway),\n"
 	           "--caps B64 (network key; default: the main SSB network's).\n"
-	           "Logs go to stderr (FAIRWAY_LOG=debug for more).\n"
+	           "Logs go to stderr (FAIRWAY_LOG=error|warn|info|debug; --log-format text|json).\n"
 	           "Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.\n");
 }
 
@@ -68,7 +68,31 @@ int main(int argc, char **argv)
 {
 	const struct command *cmd;
 
-	log_init();
+	if (log_init() != 0)
+		return EXIT_USAGE;
+	/* --log-format text|json, anywhere on the line, for every command. */
+	for (int i = 1; i < argc; i++) {
+		const char *v = NULL;
+		int take = 0;
+
+		if (strcmp(argv[i], "--log-format") == 0 && i + 1 < argc)
+			v = argv[i + 1], take = 2;
+		else if (strncmp(argv[i], "--log-format=", 13) == 0)
+			v = argv[i] + 13, take = 1;
+		else if (strcmp(argv[i], "--log-format") == 0) {
+			fprintf(stderr, "fairway: --log-format needs text or json\n");
+			return EXIT_USAGE;
+		}
+		if (take == 0)
+			continue;
+		if (log_set_format(v) != 0) {
+			fprintf(stderr, "fairway: --log-format: '%s' is not text or json\n", v);
+			return EXIT_USAGE;
+		}
+		memmove(&argv[i], &argv[i + take], (size_t)(argc - i - take + 1) * sizeof(*argv));
+		argc -= take;
+		i--;
+	}
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;
@@ -79,8 +103,14 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
 	    strcmp(argv[1], "-h") == 0) {
-		if (argc > 2 && (cmd = find(argv[2])) != NULL) {
-			printf("usage: fairway %s %s\n  %s\n", cmd->name, cmd->args, cmd->summary);
+		if (argc > 2 && (cmd = find(argv[2])) == NULL) {
+			fprintf(stderr, "fairway help: unknown command '%s'\n\n", argv[2]);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		if (argc > 2) {
+			printf("usage: fairway %s %s\n  %s\n  (every option: man fairway)\n",
+			       cmd->name, cmd->args, cmd->summary);
 			return EXIT_OK;
 		}
 		usage(stdout);
@@ -91,6 +121,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, "fairway: unknown command '%s'\n\n", argv[1]);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	/* `fairway CMD -h|--help`: the command's usage, exit 0 (nat and
+	 * check print their own, longer one). */
+	if (argc > 2 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {
+		if (strcmp(cmd->name, "nat") == 0) {
+			argv[2] = (char *)"help";
+		} else if (strcmp(cmd->name, "check") != 0) {
+			printf("usage: fairway %s %s\n  %s\n  (every option: man fairway)\n",
+			       cmd->name, cmd->args, cmd->summary);
+			return EXIT_OK;
+		}
 	}
 	if (sodium_init() < 0) {
 		fprintf(stderr, "fairway: libsodium failed to initialise\n");

@@ -585,8 +585,8 @@ static const struct {
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
 };
 
-/* "600s", "15000ms", "10min", or bare milliseconds. */
-static bool parse_duration_ms(const char *s, unsigned *out)
+/* "600s", "15000ms", "10min", or bare milliseconds (policy.h). */
+bool policy_parse_duration_ms(const char *s, unsigned *out)
 {
 	static const struct { const char *unit; uint64_t ms; } units[] = {
 		{ "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "", 1 },
@@ -897,7 +897,7 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 	}
 	case K_IDLE:
 	case K_HANDSHAKE:
-		if (!parse_duration_ms(val, k == K_IDLE ? &p->portal.idle_timeout_ms
+		if (!policy_parse_duration_ms(val, k == K_IDLE ? &p->portal.idle_timeout_ms
 		                                        : &p->portal.handshake_timeout_ms) ||
 		    (k == K_HANDSHAKE && p->portal.handshake_timeout_ms == 0))
 			perr(p, c->cur_line, "%s: expected a duration like 15s, 500ms or 10min%s, got \"%s\"",
@@ -906,7 +906,7 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 	case K_PACE: {
 		unsigned ms;
 
-		if (!parse_duration_ms(val, &ms) || ms > 100)
+		if (!policy_parse_duration_ms(val, &ms) || ms > 100)
 			perr(p, c->cur_line, "%s: expected a duration from 0 to 100ms, like 2ms, got \"%s\"",
 			     name, val);
 		else

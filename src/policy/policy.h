@@ -206,6 +206,10 @@ int policy_resolve_lan(struct policy *p, uint32_t lan_ip, unsigned prefix);
 __attribute__((warn_unused_result))
 int policy_parse_rate(const char *s, bool fairnat, uint64_t *bps, char *err, size_t errlen);
 
+/* Durations as the policy file and the command line take them: "600s",
+ * "500ms", "10min" or bare milliseconds, at most UINT32_MAX ms. Pure. */
+bool policy_parse_duration_ms(const char *s, unsigned *out);
+
 /* "15564bps (121.6kbit)" style rendering for messages. */
 const char *policy_rate_str(uint64_t bps, char *buf, size_t len);
 

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The command line as a new user meets it (issue 16): exit codes (0 ok,
+# 1 run time, 2 usage or configuration), -h/--help on every command, one
+# strict parser for numbers and durations with messages naming the option,
+# FAIRWAY_LOG and --log-format, and the log line format.
+# TAP output. Usage: tests/cli/run.sh BUILD_DIR
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+B=$PWD/${1:-build-test}/fairway
+n=0 fails=0
+ok() { n=$((n+1)); echo "ok $n - $1"; }
+not_ok() { n=$((n+1)); fails=$((fails+1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && sed 's/^/#   /' <<<"$2"; }
+d=$(mktemp -d); trap 'rm -rf "$d"' EXIT
+export FAIRWAY_HOME=$d/home
+"$B" keygen --secret "$d/s" >/dev/null 2>&1
+BADKEY='net:127.0.0.1:1~shs:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA='
+
+# expect CODE REGEX DESCRIPTION CMD...: exit status and a stderr+stdout match
+expect() {
+	local code=$1 re=$2 what=$3; shift 3
+	local out rc
+	out=$(timeout 10 "$@" 2>&1); rc=$?
+	if [ "$rc" -eq "$code" ] && grep -qE -- "$re" <<<"$out"; then ok "$what"
+	else not_ok "$what (exit $rc, want $code)" "$out"; fi
+}
+
+for c in keygen id portal host connect ping info stop reload nat check call; do
+	expect 0 "usage: fairway $c" "fairway $c --help: usage, exit 0" "$B" "$c" --help
+	expect 0 "usage: fairway $c" "fairway $c -h: usage, exit 0" "$B" "$c" -h
+done
+expect 0 'usage: fairway <command>' "fairway help: exit 0" "$B" help
+expect 2 "unknown command 'bogus'" "fairway help bogus: exit 2" "$B" help bogus
+expect 2 "unknown command 'bogus'" "fairway bogus: exit 2" "$B" bogus
+expect 2 'usage' "fairway with nothing: exit 2" "$B"
+
+# numbers and durations
+expect 2 "ping: -c: '-1' is not a whole number" "ping -c -1: exit 2, names -c" "$B" ping "$BADKEY" -c -1
+expect 2 "ping: -c: '0' is not a whole number" "ping -c 0" "$B" ping "$BADKEY" -c 0
+expect 2 "ping: -c: '5x' is not a whole number" "ping -c 5x (no silent 5)" "$B" ping "$BADKEY" -c 5x
+expect 2 "ping: -i: '-5' is not a duration" "ping -i -5" "$B" ping "$BADKEY" -i -5
+expect 2 "ping: -i: 'abc' is not a duration" "ping -i abc (no silent 0)" "$B" ping "$BADKEY" -i abc
+expect 2 "call: --timeout: 'x' is not a duration" "call --timeout x" "$B" call "$BADKEY" whoami --timeout x
+expect 2 "portal: --idle-timeout: '15x' is not a duration" "portal --idle-timeout 15x" "$B" portal --secret "$d/s" --idle-timeout 15x
+expect 2 "portal: --max-conns-per-ip: 'lots' is not a whole number" "portal --max-conns-per-ip lots" "$B" portal --secret "$d/s" --max-conns-per-ip lots
+# a duration the policy file takes is taken on the command line too
+out=$(timeout 3 "$B" portal --secret "$d/s" --listen 127.0.0.1:0 --ctl none --idle-timeout 15s --handshake-timeout 500ms 2>&1 | head -1)
+[[ $out == net:127.0.0.1:* ]] && ok "portal --idle-timeout 15s --handshake-timeout 500ms start" || not_ok "durations with units" "$out"
+expect 2 "not a numeric IPv4 or IPv6" "--listen nosuchhost.invalid:8010: exit 2" "$B" portal --secret "$d/s" --ctl none --listen nosuchhost.invalid:8010
+expect 2 "not a numeric IPv4 or IPv6" "--listen 999.1.1.1:80: exit 2" "$B" portal --secret "$d/s" --ctl none --listen 999.1.1.1:80
+expect 2 "is not HOST:PORT" "--listen 127.0.0.1:99999: exit 2" "$B" portal --secret "$d/s" --ctl none --listen 127.0.0.1:99999
+
+# logging
+expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
+expect 0 '^@' "FAIRWAY_LOG=warn is a level" env FAIRWAY_LOG=warn "$B" id --secret "$d/s"
+expect 2 "is not text or json" "--log-format xml is refused" "$B" --log-format xml id --secret "$d/s"
+log=$(timeout 2 "$B" portal --secret "$d/s" --listen 127.0.0.1:0 --ctl none 2>&1 >/dev/null)
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z fairway\[[0-9]+\] info: portal listening' <<<"$log" &&
+	ok "log lines carry a UTC timestamp, pid and level" || not_ok "log line format" "$log"
+log=$(timeout 2 "$B" portal --log-format json --secret "$d/s" --listen 127.0.0.1:0 --ctl none 2>&1 >/dev/null)
+head -1 <<<"$log" | python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); assert j["level"]=="info" and "portal listening" in j["msg"] and j["time"].endswith("Z")' 2>/dev/null &&
+	ok "--log-format json: one JSON object a line" || not_ok "json log" "$log"
+
+echo "1..$n"
+echo "# pass $((n - fails))"
+echo "# fail $fails"
+[ "$fails" -eq 0 ]
