@@ -13,6 +13,7 @@
 
 enum log_level log_max_level = LOG_INFO;
 static enum log_format log_fmt = LOG_FMT_TEXT;
+static char log_comp[24] = "fairway";
 
 static const char *const level_names[] = { "error", "warning", "info", "debug" };
 
@@ -41,6 +42,11 @@ int log_init(void)
 		}
 	fprintf(stderr, "fairway: FAIRWAY_LOG='%s' is not a log level (error, warn, info or debug)\n", v);
 	return -1;
+}
+
+void log_set_component(const char *cmd)
+{
+	snprintf(log_comp, sizeof(log_comp), "fairway-%s", cmd);
 }
 
 int log_set_format(const char *name)
@@ -99,10 +105,10 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		break;
 	case LOG_FMT_JSON:
 		json_escape(line, esc, sizeof(esc));
-		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"pid\":%ld,\"msg\":\"%s\"}\n", ts,
-		        level_names[lvl], (long)getpid(), esc);
+		fprintf(stderr, "{\"time\":\"%s\",\"level\":\"%s\",\"component\":\"%s\",\"pid\":%ld,"
+		        "\"msg\":\"%s\"}\n", ts, level_names[lvl], log_comp, (long)getpid(), esc);
 		break;
 	default:
-		fprintf(stderr, "%s fairway[%ld] %s: %s\n", ts, (long)getpid(), level_names[lvl], line);
+		fprintf(stderr, "%s %s[%ld] %s: %s\n", ts, log_comp, (long)getpid(), level_names[lvl], line);
 	}
 }

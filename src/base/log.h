@@ -1,9 +1,10 @@
 /* log — one line per event on stderr, one formatter for all of them.
  *
- *   text:    "2026-12-07T11:30:00.123Z fairway[pid] LEVEL: message" (UTC)
+ *   text:    "2026-12-07T11:30:00.123Z fairway-portal[pid] LEVEL: message"
+ *            (UTC; the component is the command that runs)
  *   journal: "<N>LEVEL: message" when stderr is the journal (JOURNAL_STREAM):
  *            the journal keeps time and pid, <N> is the syslog priority
- *   json:    {"time":…,"level":…,"pid":…,"msg":…} (FAIRWAY_LOG_FORMAT=json
+ *   json:    {"time":…,"level":…,"component":…,"pid":…,"msg":…} (FAIRWAY_LOG_FORMAT=json
  *            or --log-format json), for log shippers
  *
  * Secrets are never passed here. */
@@ -20,6 +21,8 @@ extern enum log_level log_max_level;
  * FAIRWAY_LOG_FORMAT (text, json). Returns 0, or -1 after printing why a
  * value is not one of those (the caller exits with a usage error). */
 int log_init(void);
+/* The component named in each line: "fairway-CMD". */
+void log_set_component(const char *cmd);
 /* "text" or "json"; -1 for anything else. */
 int log_set_format(const char *name);
 void log_msg(enum log_level lvl, const char *fmt, ...)

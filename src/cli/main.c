@@ -122,6 +122,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	log_set_component(cmd->name);
 	/* `fairway CMD -h|--help`: the command's usage, exit 0 (nat and
 	 * check print their own, longer one). */
 	if (argc > 2 && (strcmp(argv[2], "-h") == 0 || strcmp(argv[2], "--help") == 0)) {

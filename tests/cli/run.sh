@@ -54,11 +54,34 @@ expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" e
 expect 0 '^@' "FAIRWAY_LOG=warn is a level" env FAIRWAY_LOG=warn "$B" id --secret "$d/s"
 expect 2 "is not text or json" "--log-format xml is refused" "$B" --log-format xml id --secret "$d/s"
 log=$(timeout 2 "$B" portal --secret "$d/s" --listen 127.0.0.1:0 --ctl none 2>&1 >/dev/null)
-grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z fairway\[[0-9]+\] info: portal listening' <<<"$log" &&
-	ok "log lines carry a UTC timestamp, pid and level" || not_ok "log line format" "$log"
+grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z fairway-portal\[[0-9]+\] info: portal listening' <<<"$log" &&
+	ok "log lines carry a UTC timestamp, the component, pid and level" || not_ok "log line format" "$log"
 log=$(timeout 2 "$B" portal --log-format json --secret "$d/s" --listen 127.0.0.1:0 --ctl none 2>&1 >/dev/null)
-head -1 <<<"$log" | python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); assert j["level"]=="info" and "portal listening" in j["msg"] and j["time"].endswith("Z")' 2>/dev/null &&
+head -1 <<<"$log" | python3 -c 'import json,sys; j=json.loads(sys.stdin.readline()); assert j["level"]=="info" and j["component"]=="fairway-portal" and "portal listening" in j["msg"] and j["time"].endswith("Z")' 2>/dev/null &&
 	ok "--log-format json: one JSON object a line" || not_ok "json log" "$log"
+
+# Secrets never reach a log: a portal, a host and a ping at debug level,
+# all their output searched for each identity's private key.
+"$B" keygen --secret "$d/p" >/dev/null 2>&1; "$B" keygen --secret "$d/h" >/dev/null 2>&1
+FAIRWAY_LOG=debug "$B" portal --secret "$d/p" --listen 127.0.0.1:0 --ctl none >"$d/p.out" 2>"$d/p.err" &
+ppid=$!
+for _ in $(seq 50); do [ -s "$d/p.out" ] && break; sleep 0.1; done
+FAIRWAY_LOG=debug "$B" host --portal "$(head -1 "$d/p.out")" --secret "$d/h" >"$d/h.out" 2>"$d/h.err" &
+hpid=$!
+for _ in $(seq 100); do [ -s "$d/h.out" ] && break; sleep 0.1; done
+FAIRWAY_LOG=debug "$B" ping "$(head -1 "$d/h.out")" --portal "$(head -1 "$d/p.out")" --secret "$d/s" -c 2 -i 10 >"$d/c.out" 2>"$d/c.err"
+kill "$hpid" "$ppid" 2>/dev/null; wait "$hpid" "$ppid" 2>/dev/null
+leaks=""
+for k in "$d/p" "$d/h" "$d/s"; do
+	priv=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["private"].split(".")[0])' "$k" 2>/dev/null ||
+	       sed -n 's/.*"private": *"\([^".]*\).*/\1/p' "$k")
+	[ -n "$priv" ] || { leaks+="cannot read the private key of $k; "; continue; }
+	grep -lF -- "$priv" "$d"/*.out "$d"/*.err && leaks+="$(basename "$k")'s private key is in a log; "
+	grep -lF -- "${priv:0:43}" "$d"/*.out "$d"/*.err && leaks+="$(basename "$k")'s seed is in a log; "
+done
+lines=$(cat "$d"/*.err | wc -l)
+[ -z "$leaks" ] && [ "$lines" -gt 10 ] && ok "no private key in $lines debug log lines of portal, host and ping" \
+	|| not_ok "secrets in logs (or no logs: $lines lines)" "$leaks"
 
 echo "1..$n"
 echo "# pass $((n - fails))"

@@ -28,7 +28,7 @@ for f in configs/* bad/*; do
 	name=$(basename "$f"); name=${name%.*}
 	[ "${f#bad/}" != "$f" ] && name=bad-$name
 	exp=golden/$name.out
-	got=$(run_one "$f" | sed -E 's/^[0-9]{4}-[0-9-]+T[0-9:.]+Z fairway\[[0-9]+\]/fairway[PID]/')
+	got=$(run_one "$f" | sed -E 's/^[0-9]{4}-[0-9-]+T[0-9:.]+Z fairway(-[a-z]+)?\[[0-9]+\]/fairway[PID]/')
 	if [ "$UPDATE" = --update ]; then
 		printf '%s\n' "$got" >"$exp"; echo "updated $exp"; continue
 	fi
