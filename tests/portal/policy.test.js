@@ -192,8 +192,8 @@ test('bad command-line values: exit 2 with the reason', { timeout: 10000 }, asyn
     [['--privacy', 'secret'], 'fairway portal: --privacy is open, community or restricted'],
     [['--member', 'foo'], "fairway portal: --member 'foo' is not a feed id (@…=.ed25519)"],
     [['--deny', '@x.ed25519'], "fairway portal: --deny '@x.ed25519' is not a feed id (@…=.ed25519)"],
-    [['--max-conns-per-ip', 'x'], "fairway portal: 'x' is not a number"],
-    [['--idle-timeout', '10s'], "fairway portal: '10s' is not a number"],
+    [['--max-conns-per-ip', 'x'], "fairway portal: --max-conns-per-ip: 'x' is not a whole number from 0 to 100000000"],
+    [['--idle-timeout', '10x'], "fairway portal: --idle-timeout: '10x' is not a duration up to 4294967295 ms (e.g. 15s, 500ms, 10min; a bare number is milliseconds)"],
     [['--handshake-timeout', '0'], 'fairway portal: --handshake-timeout wants milliseconds > 0']
   ]
   for (const [args, msg] of cases) {
