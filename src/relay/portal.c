@@ -976,7 +976,6 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 	c->n_members = cfg->n_members;
 	c->denied = cfg->denied;
 	c->n_denied = cfg->n_denied;
-	c->store = cfg->store;
 	c->limits = cfg->limits;
 	if (cfg->handshake_timeout_ms != 0)
 		c->handshake_timeout_ms = cfg->handshake_timeout_ms;

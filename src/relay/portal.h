@@ -105,7 +105,7 @@ struct portal_cfg {
 /* Binds and listens. On failure returns -errno and writes a reason. */
 int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, size_t errlen);
 /* Takes new privacy, name, member and deny lists, limits and timeouts from
- * cfg (host, port and keys stay). Open connections are re-checked: denied
+ * cfg (host, port, keys and the store stay). Open connections are re-checked: denied
  * keys and, in restricted rooms, non-members are closed; attendants who
  * may no longer attend leave. The lists stay borrowed: keep the old ones
  * alive until this returns. */
