@@ -24,6 +24,7 @@
 #include "policy.h"
 #include "portal.h"
 #include "sched.h"
+#include "store.h"
 
 /* Everything a portal is configured with, owned here. */
 struct settings {
@@ -424,7 +425,7 @@ static int parse_id_opt(const char *opt, const char *s, uint8_t (**list)[32], si
 
 static int parse_args(int argc, char **argv, struct overrides *o, const char **secret,
                       const char **caps, const char **policy, const char **ctl_path,
-                      const char **via)
+                      const char **via, const char **db)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
@@ -443,6 +444,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "allow-multihop", no_argument, NULL, 5 },
 		{ "ctl", required_argument, NULL, 6 },
 		{ "via", required_argument, NULL, 7 },
+		{ "db", required_argument, NULL, 8 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -457,6 +459,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 'n': o->name = optarg; break;
 		case 6: *ctl_path = optarg; break;
 		case 7: *via = optarg; break;
+		case 8: *db = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
@@ -499,7 +502,9 @@ int cmd_portal(int argc, char **argv)
 {
 	struct overrides ov = { 0 };
 	struct portal_run run = { .ov = &ov };
-	const char *secret = NULL, *caps = NULL, *ctl_path = NULL, *via = NULL;
+	const char *secret = NULL, *caps = NULL, *ctl_path = NULL, *via = NULL, *db = NULL;
+	struct store *store = NULL;
+	char dberr[512];
 	struct host_cfg hc = { 0 };
 	char host[256], err[256], ctl_def[4096];
 	uint8_t net_key[32];
@@ -511,9 +516,16 @@ int cmd_portal(int argc, char **argv)
 	int rc;
 
 	settings_defaults(&run.cur);
-	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path, &via);
+	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path, &via, &db);
 	if (rc != 0)
 		goto out;
+	/* --db: the room store; its members and denied keys count beside the
+	 * policy file's. A database we cannot use is a configuration error. */
+	if (db != NULL && store_open(db, &store, dberr, sizeof(dberr)) != 0) {
+		fprintf(stderr, "fairway portal: --db: %s\n", dberr);
+		rc = EXIT_USAGE;
+		goto out;
+	}
 	if (via != NULL && (addr_parse(via, strlen(via), &hc.portal, err, sizeof(err)) != 0 ||
 	                    hc.portal.kind != ADDR_NET || !hc.portal.has_shs)) {
 		fprintf(stderr, "fairway portal: --via wants net:HOST:PORT~shs:KEY (%s)\n",
@@ -541,6 +553,7 @@ int cmd_portal(int argc, char **argv)
 	cfg.host = host;
 	cfg.port = port;
 	settings_to_cfg(&run.cur, &cfg);
+	cfg.store = store;
 	/* Socket activation (fairway-portal.socket): the service manager
 	 * bound the port; --listen then only names it in messages. */
 	cfg.listen_fd = daemon_listen_fd("ssb");
@@ -615,5 +628,6 @@ out:
 	settings_free(&run.cur);
 	free(ov.members);
 	free(ov.denied);
+	store_close(store);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* portal — see portal.h. */
 #include "portal.h"
+#include "store.h"
 
 #include <sodium.h>
 
@@ -95,6 +96,19 @@ static bool key_in(const uint8_t (*list)[32], size_t n, const uint8_t pk[32])
 		if (sodium_memcmp(list[i], pk, 32) == 0)
 			return true;
 	return false;
+}
+
+/* Member or denied by the policy file's lists or by the store. */
+static bool is_member(const struct portal_cfg *c, const uint8_t pk[32])
+{
+	return key_in(c->members, c->n_members, pk) ||
+	       (c->store != NULL && store_check(c->store, pk, NULL) != STORE_ROLE_NONE);
+}
+
+static bool is_denied(const struct portal_cfg *c, const uint8_t pk[32])
+{
+	return key_in(c->denied, c->n_denied, pk) ||
+	       (c->store != NULL && store_deny_check(c->store, pk));
 }
 
 /* Doubly linked lists threaded through prev/next. */
@@ -623,8 +637,8 @@ static int authorize(const uint8_t pk[32], const char **why, void *ud)
 	struct peer *q = ud;
 	struct portal *p = q->p;
 
-	q->member = key_in(p->cfg.members, p->cfg.n_members, pk);
-	if (key_in(p->cfg.denied, p->cfg.n_denied, pk)) {
+	q->member = is_member(&p->cfg, pk);
+	if (is_denied(&p->cfg, pk)) {
 		p->counters.refused_denied++;
 		*why = "this key has been banned";
 		return -EPERM;
@@ -911,6 +925,47 @@ fail:
 	return rc;
 }
 
+/* Re-checks open connections (all, or those of key) against the member
+ * and deny lists and the store; see portal_membership_changed. */
+static void recheck(struct portal *p, const uint8_t *key, const char *what)
+{
+	struct portal_cfg *c = &p->cfg;
+	char why[96];
+
+	for (struct peer *q = p->peers; q != NULL; q = q->next) {
+		const uint8_t *pk = conn_remote_pk(q->c);
+
+		if (conn_state(q->c) != CONN_OPEN || (key != NULL && memcmp(pk, key, 32) != 0))
+			continue;
+		q->member = is_member(c, pk);
+		q->user = user_index(p, pk);
+		if (is_denied(c, pk)) {
+			p->counters.refused_denied++;
+			snprintf(why, sizeof(why), "this key has been banned (%s)", what);
+			conn_close(q->c, why);
+		} else if (c->privacy == PORTAL_RESTRICTED && !q->member) {
+			p->counters.refused_not_member++;
+			snprintf(why, sizeof(why), "access restricted to members (%s)", what);
+			conn_close(q->c, why);
+		} else if (c->privacy != PORTAL_OPEN && !q->member) {
+			attendant_remove(q);
+		}
+	}
+	/* Who may no longer list attendants stops hearing about them; the
+	 * sub goes when the peer answers our END (sub_free). */
+	for (struct sub *s = p->subs, *next; s != NULL; s = next) {
+		next = s->next;
+		if (c->privacy != PORTAL_OPEN && !call_peer(s->s)->member &&
+		    !mrpc_stream_local_ended(s->s))
+			mrpc_stream_end(s->s, NOT_MEMBER_MSG);
+	}
+}
+
+void portal_membership_changed(struct portal *p, const uint8_t *key)
+{
+	recheck(p, key, "membership changed");
+}
+
 void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 {
 	struct portal_cfg *c = &p->cfg;
@@ -929,31 +984,7 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 		log_warn("reload: cannot rebuild the scheduler's classes; the old ones stay");
 	if (rb_apply(p) != 0)
 		log_warn("reload: cannot rebuild the read pacing");
-	for (struct peer *q = p->peers; q != NULL; q = q->next) {
-		const uint8_t *pk = conn_remote_pk(q->c);
-
-		if (conn_state(q->c) != CONN_OPEN)
-			continue;
-		q->member = key_in(c->members, c->n_members, pk);
-		q->user = user_index(p, pk);
-		if (key_in(c->denied, c->n_denied, pk)) {
-			p->counters.refused_denied++;
-			conn_close(q->c, "this key has been banned (policy reloaded)");
-		} else if (c->privacy == PORTAL_RESTRICTED && !q->member) {
-			p->counters.refused_not_member++;
-			conn_close(q->c, "access restricted to members (policy reloaded)");
-		} else if (c->privacy != PORTAL_OPEN && !q->member) {
-			attendant_remove(q);
-		}
-	}
-	/* Who may no longer list attendants stops hearing about them; the
-	 * sub goes when the peer answers our END (sub_free). */
-	for (struct sub *s = p->subs, *next; s != NULL; s = next) {
-		next = s->next;
-		if (c->privacy != PORTAL_OPEN && !call_peer(s->s)->member &&
-		    !mrpc_stream_local_ended(s->s))
-			mrpc_stream_end(s->s, NOT_MEMBER_MSG);
-	}
+	recheck(p, NULL, "policy reloaded");
 }
 
 const char *portal_address(const struct portal *p) { return p->address; }

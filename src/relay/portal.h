@@ -34,6 +34,7 @@
 #include "muxrpc.h"
 
 struct portal;
+struct store;   /* src/room/store.h */
 
 enum portal_privacy { PORTAL_OPEN, PORTAL_COMMUNITY, PORTAL_RESTRICTED };
 
@@ -93,6 +94,10 @@ struct portal_cfg {
 	size_t n_members;
 	const uint8_t (*denied)[32];
 	size_t n_denied;
+	/* The room store (borrowed, may be NULL): its members and denied keys
+	 * count as well as the lists above (a key is a member if either says
+	 * so, denied if either says so). */
+	struct store *store;
 	struct portal_limits limits;
 	struct portal_sched sched;
 };
@@ -100,11 +105,19 @@ struct portal_cfg {
 /* Binds and listens. On failure returns -errno and writes a reason. */
 int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, size_t errlen);
 /* Takes new privacy, name, member and deny lists, limits and timeouts from
- * cfg (host, port and keys stay). Open connections are re-checked: denied
+ * cfg (host, port, keys and the store stay). Open connections are re-checked: denied
  * keys and, in restricted rooms, non-members are closed; attendants who
  * may no longer attend leave. The lists stay borrowed: keep the old ones
  * alive until this returns. */
 void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg);
+/* Call after any write to the store that changes key's membership or
+ * denial (member add/remove/role, deny add/remove, invite consumed):
+ * an online peer with that key is re-checked at once, as on a reload:
+ * denied → disconnected; no longer a member → disconnected in a
+ * restricted room, loses attendant-only rights (attendance, listing) in a
+ * community room. key NULL re-checks every peer (e.g. after a privacy
+ * change through the store). */
+void portal_membership_changed(struct portal *p, const uint8_t *key);
 /* A caller that reached this portal through another portal (portal
  * --via): s is the tunnel.connect duplex aimed at us; the session inside
  * it becomes a peer like a TCP one, marked tunneled, so the multi-hop rule
