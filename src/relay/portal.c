@@ -5,6 +5,9 @@
 #include <sodium.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "addr.h"
+#include "admit.h"
 #include "conn.h"
 #include "log.h"
 #include "muxrpc.h"
@@ -31,6 +35,12 @@ struct peer {
 	struct relay_port *port;  /* its place in the scheduler, once authenticated */
 	long user;          /* index into cfg.sched.users; -1: guest */
 	bool read_paused;   /* stopped by the read pacing */
+	/* Admission counts (admit.h): the address entry this peer counts in
+	 * (NULL once it is leaving, and for tunneled peers), and whether it
+	 * still counts as a pending handshake. */
+	struct admit_addr *addr;
+	bool pending;
+	uint64_t accepted_ms;
 	char ip[64];
 };
 
@@ -70,8 +80,22 @@ struct portal {
 	struct rbucket rlink, rguest, *ruser;   /* read pacing (rate-down) */
 	uv_timer_t rtimer;
 	bool rtimer_on;
+	/* Accepting: at most ACCEPT_BURST sockets per loop iteration, so a
+	 * storm cannot keep the loop in libuv's accept loop (closes, the
+	 * control socket and established peers wait meanwhile). When the
+	 * budget is spent the socket stays in the kernel's backlog until the
+	 * idle handle takes it on the next iteration. */
+	struct admit *admit;
+	uv_prepare_t accept_prep;
+	uv_idle_t accept_idle;
+	unsigned accept_budget;
+	size_t peak_peers;   /* since the last heap trim */
 	char address[ADDR_TEXT_MAX];
 };
+
+#define ACCEPT_BURST 16
+/* Refusal and failed-handshake summaries: one line per address per this. */
+#define ADMIT_INTERVAL_MS 10000
 
 #define DEFAULT_BLOCK_LIMIT_MS 30000
 #define DEFAULT_SNDBUF (64u << 10)
@@ -655,6 +679,9 @@ static void peer_ready(struct conn *c, void *ud)
 {
 	struct peer *q = ud;
 
+	if (q->addr != NULL && q->pending)
+		admit_ready(q->p->admit, q->addr);
+	q->pending = false;
 	q->user = user_index(q->p, conn_remote_pk(c));
 	q->port = relay_port_new(q->p->relay, c, class_for(q->p, conn_remote_pk(c)));
 	if (q->port == NULL)
@@ -674,28 +701,111 @@ static void sweep_cb(uv_timer_t *t)
 			conn_close(q->c, "idle timeout");
 		}
 	p->counters.closed_blocked += tunnel_end_blocked(block);
+	admit_tick(p->admit, now, ADMIT_INTERVAL_MS);
+	/* After a storm the heap keeps its high-water mark (glibc gives
+	 * memory back only from the top): hand the freed pages back once
+	 * the peers are down to half their peak. */
+	if (p->npeers > p->peak_peers)
+		p->peak_peers = p->npeers;
+	if (p->peak_peers >= 256 && p->npeers < p->peak_peers / 2) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		p->peak_peers = p->npeers;
+	}
 }
 
-/* Admission limits, checked as soon as the TCP connection is accepted. */
-static const char *over_limit(struct portal *p, struct peer *q)
+/* Stops counting q toward the admission limits (idempotent). */
+static void peer_leaving(struct peer *q)
 {
-	unsigned same_ip = 0, pending = 0;
+	if (q->addr != NULL)
+		admit_leave(q->p->admit, q->addr, q->pending);
+	q->addr = NULL;
+	q->pending = false;
+}
 
-	for (struct peer *o = p->peers; o != NULL; o = o->next) {
-		if (q->ip[0] != '\0' && strcmp(o->ip, q->ip) == 0)
-			same_ip++;   /* tunneled peers have no address of their own */
-		if (conn_state(o->c) == CONN_HANDSHAKE)
-			pending++;
-	}
-	if (p->cfg.limits.conns_per_ip != 0 && same_ip > p->cfg.limits.conns_per_ip) {
+static void peer_closing(struct conn *c, void *ud)
+{
+	peer_leaving(ud);
+}
+
+/* Makes room for one more handshake when every slot is taken: the
+ * oldest pending handshake of the address holding the most goes, unless
+ * the newcomer's address (holding mine) would then hold as many — then
+ * the newcomer is the one refused. A flood from a few addresses thus
+ * evicts itself, and a client from anywhere else still gets a slot. */
+static bool evict_for(struct portal *p, const struct admit_addr *mine)
+{
+	struct admit_addr *top = admit_busiest(p->admit);
+	struct peer *oldest = NULL;
+	unsigned held = mine != NULL ? mine->pending : 0;
+
+	if (top == NULL || top == mine || top->pending <= held + 1)
+		return false;
+	for (struct peer *o = p->peers; o != NULL; o = o->next)
+		if (o->addr == top && o->pending &&
+		    (oldest == NULL || o->accepted_ms <= oldest->accepted_ms))
+			oldest = o;
+	if (oldest == NULL)
+		return false;
+	p->counters.evicted_handshakes++;
+	admit_refused(p->admit, oldest->ip, conn_peer_name(oldest->c),
+	              "evicted: handshake slots are short, this address holds the most", uv_now(p->cfg.loop));
+	conn_close(oldest->c, "evicted: handshake slots are short, this address holds the most");
+	return true;
+}
+
+/* Admission limits, checked before anything is allocated for a TCP
+ * connection (and as soon as a tunneled session arrives). Returns NULL
+ * and counts q in, or the reason to refuse it. */
+static const char *admission(struct portal *p, struct peer *q, const char *ip)
+{
+	const struct portal_limits *l = &p->cfg.limits;
+	struct admit_addr *e = admit_get(p->admit, ip);
+	/* Much smaller than the global limit, so that a few addresses cannot
+	 * take every slot: a 32nd of it (16 of 512) unless set. */
+	unsigned per_ip = l->pending_per_ip != 0 ? l->pending_per_ip
+	                : l->pending_handshakes == 0 ? 0
+	                : l->pending_handshakes / 32 > 4 ? l->pending_handshakes / 32 : 4;
+
+	if (p->stopping)
+		return "portal is stopping";
+	if (e == NULL)
+		return "out of memory";
+	if (ip[0] != '\0' && l->conns_per_ip != 0 && e->conns >= l->conns_per_ip) {
 		p->counters.refused_conns_per_ip++;
 		return "too many connections from this address";
 	}
-	if (p->cfg.limits.pending_handshakes != 0 && pending > p->cfg.limits.pending_handshakes) {
+	if (ip[0] != '\0' && per_ip != 0 && e->pending >= per_ip) {
+		p->counters.refused_pending_per_ip++;
+		return "too many handshakes from this address";
+	}
+	if (l->pending_handshakes != 0 && admit_pending(p->admit) >= l->pending_handshakes &&
+	    !evict_for(p, e)) {
 		p->counters.refused_pending++;
 		return "too many handshakes in progress";
 	}
+	snprintf(q->ip, sizeof(q->ip), "%s", ip);
+	q->addr = e;
+	q->pending = true;
+	q->accepted_ms = uv_now(p->cfg.loop);
+	admit_join(p->admit, e);
 	return NULL;
+}
+
+/* The admit hook of conn_tcp_accept: decides before the conn exists. */
+static bool tcp_admit(const char *ip, uint16_t port, void *ud)
+{
+	struct peer *q = ud;
+	struct portal *p = q->p;
+	const char *why = admission(p, q, ip);
+	char name[80];
+
+	if (why == NULL)
+		return true;
+	snprintf(name, sizeof(name), strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
+	admit_refused(p->admit, ip, name, why, uv_now(p->cfg.loop));
+	return false;
 }
 
 static void peer_closed(struct conn *c, const char *reason, void *ud)
@@ -703,11 +813,36 @@ static void peer_closed(struct conn *c, const char *reason, void *ud)
 	struct peer *q = conn_ud(c);
 	struct portal *p = q->p;
 
+	/* A failed handshake from an address is summed up with its refusals:
+	 * a flood of them must not write a line each. */
+	if (q->port == NULL && reason != NULL && q->ip[0] != '\0' && conn_remote_id(c)[0] == '\0')
+		admit_refused(p->admit, q->ip, conn_peer_name(c), reason, uv_now(p->cfg.loop));
+	peer_leaving(q);
 	attendant_remove(q);
 	relay_port_free(q->port);
 	LIST_REMOVE(p->peers, q);
 	p->npeers--;
 	free(q);
+}
+
+/* Under pressure handshakes get less time: past half the slots the
+ * timeout shrinks with the slots left, down to a quarter (at least a
+ * second: a slow but honest link needs two round trips). */
+static unsigned handshake_timeout(const struct portal *p)
+{
+	unsigned base = p->cfg.handshake_timeout_ms ? p->cfg.handshake_timeout_ms
+	                                            : CONN_DEFAULT_HANDSHAKE_MS;
+	unsigned total = p->cfg.limits.pending_handshakes, used = admit_pending(p->admit);
+	uint64_t t;
+
+	if (total == 0 || used * 2 <= total)
+		return base;
+	t = (uint64_t)base * (total - (used < total ? used : total)) * 2 / total;
+	if (t < base / 4)
+		t = base / 4;
+	if (t < 1000)
+		t = base < 1000 ? base : 1000;
+	return (unsigned)t;
 }
 
 /* The session settings every peer gets, TCP or tunneled. */
@@ -718,12 +853,15 @@ static struct conn_cfg peer_cfg(struct portal *p, struct peer *q)
 		.id = p->cfg.id,
 		.net_key = p->cfg.net_key,
 		.api = p->api,
-		.handshake_timeout_ms = p->cfg.handshake_timeout_ms,
+		.handshake_timeout_ms = handshake_timeout(p),
 		.sndbuf = p->cfg.sched.sndbuf ? p->cfg.sched.sndbuf : DEFAULT_SNDBUF,
 		.authorize = authorize,
 		.on_input = peer_input,
 		.on_ready = peer_ready,
 		.on_close = peer_closed,
+		.on_closing = peer_closing,
+		.admit = tcp_admit,
+		.owner_logs_handshake = true,
 		.ud = q,
 	};
 }
@@ -741,37 +879,76 @@ static struct peer *peer_new(struct portal *p)
 	return q;
 }
 
-static void peer_admit(struct portal *p, struct peer *q)
+static void peer_insert(struct portal *p, struct peer *q)
 {
-	const char *why;
-
-	conn_peer_ip(q->c, q->ip, sizeof(q->ip));
 	LIST_INSERT(p->peers, q);
 	p->npeers++;
-	why = over_limit(p, q);
-	if (why != NULL)
-		conn_close(q->c, why);
+}
+
+static void accept_one(struct portal *p)
+{
+	struct peer *q = peer_new(p);
+	struct conn_cfg cfg;
+	int rc;
+
+	if (q == NULL) {
+		/* Take the socket off the backlog all the same: it is closed. */
+		uv_tcp_t *bare = malloc(sizeof(*bare));
+
+		if (bare != NULL && uv_tcp_init(p->cfg.loop, bare) == 0) {
+			bare->data = bare;
+			(void)uv_accept((uv_stream_t *)&p->listener, (uv_stream_t *)bare);
+			uv_close((uv_handle_t *)bare, (uv_close_cb)free);
+		} else {
+			free(bare);
+		}
+		return;
+	}
+	cfg = peer_cfg(p, q);
+	rc = conn_tcp_accept((uv_stream_t *)&p->listener, &cfg, &q->c);
+	if (rc < 0) {
+		if (rc != -ECONNREFUSED)
+			log_warn("accept: %s", uv_strerror(rc));
+		peer_leaving(q);
+		free(q);
+		return;
+	}
+	peer_insert(p, q);
+}
+
+static void accept_prep_cb(uv_prepare_t *h)
+{
+	struct portal *p = h->data;
+
+	p->accept_budget = ACCEPT_BURST;
+}
+
+static void accept_idle_cb(uv_idle_t *h)
+{
+	struct portal *p = h->data;
+
+	uv_idle_stop(h);
+	p->accept_budget = ACCEPT_BURST - 1;
+	if (!p->stopping)
+		accept_one(p);   /* accepting restarts libuv's watch of the listener */
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct portal *p = server->data;
-	struct peer *q;
-	struct conn_cfg cfg;
 
 	if (status < 0) {
 		log_warn("accept: %s", uv_strerror(status));
 		return;
 	}
-	q = peer_new(p);
-	if (q == NULL)
-		return;
-	cfg = peer_cfg(p, q);
-	if (conn_tcp_accept(server, &cfg, &q->c) < 0) {
-		free(q);
+	if (p->accept_budget == 0) {
+		/* Leave it in the backlog: libuv stops watching the listener
+		 * until we accept, and the rest of the loop runs first. */
+		uv_idle_start(&p->accept_idle, accept_idle_cb);
 		return;
 	}
-	peer_admit(p, q);
+	p->accept_budget--;
+	accept_one(p);
 }
 
 void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *label)
@@ -794,7 +971,15 @@ void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *l
 		free(q);
 		return;
 	}
-	peer_admit(p, q);
+	peer_insert(p, q);
+	/* Tunneled sessions have no address of their own: only the global
+	 * handshake limit applies to them. */
+	{
+		const char *why = admission(p, q, "");
+
+		if (why != NULL)
+			conn_close(q->c, why);
+	}
 }
 
 static int build_api(struct portal *p)
@@ -834,6 +1019,7 @@ static void release(struct portal *p)
 	free(p->ucls);
 	free(p->ruser);
 	mrpc_api_free(p->api);
+	admit_free(p->admit);
 	free(p);
 }
 
@@ -854,7 +1040,8 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	if (p == NULL)
 		return -ENOMEM;
 	p->cfg = *cfg;
-	rc = build_api(p);
+	p->admit = admit_new();
+	rc = p->admit == NULL ? -ENOMEM : build_api(p);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up methods: %s", strerror(-rc));
 		goto fail;
@@ -904,6 +1091,12 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 		return rc;
 	}
 	p->listening = true;
+	uv_prepare_init(cfg->loop, &p->accept_prep);
+	p->accept_prep.data = p;
+	uv_prepare_start(&p->accept_prep, accept_prep_cb);
+	uv_idle_init(cfg->loop, &p->accept_idle);
+	p->accept_idle.data = p;
+	p->accept_budget = ACCEPT_BURST;
 	uv_timer_init(cfg->loop, &p->rtimer);
 	p->rtimer.data = p;
 	uv_timer_init(cfg->loop, &p->sweep);
@@ -1018,7 +1211,7 @@ static json_t *portal_info_base(const struct portal *p)
 			"member", q->member, "tunnels", (json_int_t)q->tunnels,
 			"queued_bytes", (json_int_t)conn_write_queue_size(q->c)));
 	}
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
 		"id", p->node.id_str, "address", p->address,
 		"privacy", portal_privacy_name(p->cfg.privacy),
 		"connections", (json_int_t)p->npeers, "handshaking", (json_int_t)handshaking,
@@ -1027,6 +1220,8 @@ static json_t *portal_info_base(const struct portal *p)
 		"tunnels_opened", (json_int_t)k->tunnels_opened,
 		"refused_conns_per_ip", (json_int_t)k->refused_conns_per_ip,
 		"refused_pending", (json_int_t)k->refused_pending,
+		"refused_pending_per_ip", (json_int_t)k->refused_pending_per_ip,
+		"evicted_handshakes", (json_int_t)k->evicted_handshakes,
 		"refused_denied", (json_int_t)k->refused_denied,
 		"refused_not_member", (json_int_t)k->refused_not_member,
 		"refused_tunnels_per_peer", (json_int_t)k->refused_tunnels_per_peer,
@@ -1043,6 +1238,8 @@ void portal_stop(struct portal *p)
 	p->stopping = true;
 	if (p->listening) {
 		uv_close((uv_handle_t *)&p->listener, NULL);
+		uv_close((uv_handle_t *)&p->accept_prep, NULL);
+		uv_close((uv_handle_t *)&p->accept_idle, NULL);
 		uv_close((uv_handle_t *)&p->sweep, NULL);
 		uv_close((uv_handle_t *)&p->rtimer, NULL);
 	}

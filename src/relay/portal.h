@@ -41,7 +41,11 @@ enum portal_privacy { PORTAL_OPEN, PORTAL_COMMUNITY, PORTAL_RESTRICTED };
 /* Limits; 0 means "no limit" (or the default noted). */
 struct portal_limits {
 	unsigned conns_per_ip;         /* TCP connections from one address */
-	unsigned pending_handshakes;   /* connections still in SHS, all together */
+	unsigned pending_handshakes;   /* connections still in SHS, all together; when
+	                                * full, the address holding the most loses its
+	                                * oldest (see admission in portal.c) */
+	unsigned pending_per_ip;       /* connections still in SHS from one address;
+	                                * 0: pending_handshakes / 32, at least 4 */
 	unsigned tunnels_per_peer;     /* tunnels one origin may hold open */
 	unsigned idle_timeout_ms;      /* close connections silent this long */
 	bool allow_multihop;           /* forward connects that came through a tunnel */
@@ -49,7 +53,8 @@ struct portal_limits {
 
 /* Why connections and calls were refused (fairway info shows these). */
 struct portal_counters {
-	unsigned long refused_conns_per_ip, refused_pending, refused_denied,
+	unsigned long refused_conns_per_ip, refused_pending, refused_pending_per_ip,
+	              evicted_handshakes, refused_denied,
 	              refused_not_member, refused_tunnels_per_peer, refused_multihop,
 	              refused_unknown_target, closed_idle, closed_blocked, tunnels_opened;
 };
