@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <uv.h>
 
@@ -38,6 +39,9 @@ struct settings {
 	struct portal_sched sched;      /* .users points into users */
 	struct portal_user *users;      /* names and ids owned */
 	size_t n_users;
+	bool privacy_in_file;           /* the policy file says privacy = … */
+	char db[POLICY_PATH_MAX];       /* the policy file's db = … ("" none) */
+	char *store_name;               /* the room store's name (owned), NULL: none */
 };
 
 /* What the command line said, applied over the file. */
@@ -58,6 +62,7 @@ struct portal_run {
 	struct ctl *ctl;
 	const char *policy_path;
 	const struct overrides *ov;
+	struct store *store;   /* the room store, NULL: none */
 	struct settings cur;
 	uv_signal_t sigint, sigterm, sighup;
 	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
@@ -77,6 +82,8 @@ static void settings_free(struct settings *s)
 	s->sched.n_users = 0;
 	free(s->members);
 	free(s->denied);
+	free(s->store_name);
+	s->store_name = NULL;
 	s->members = s->denied = NULL;
 	s->n_members = s->n_denied = 0;
 }
@@ -179,6 +186,7 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	n.n_members = n.n_denied = 0;
 	n.users = NULL;
 	n.n_users = 0;
+	n.store_name = NULL;
 	memset(&n.sched, 0, sizeof(n.sched));
 	/* Kept apart from line: a Fair NAT config always brings notes of its
 	 * own, and this message must come out after them, not be lost. */
@@ -208,6 +216,16 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	if (pol.portal.listen[0] != '\0')
 		snprintf(n.listen, sizeof(n.listen), "%s", pol.portal.listen);
 	snprintf(n.name, sizeof(n.name), "%s", pol.portal.name);
+	n.privacy_in_file = pol.portal.privacy_set;
+	n.db[0] = '\0';
+	/* db = FILE: relative to the policy file's directory. */
+	if (pol.portal.db[0] != '\0') {
+		const char *slash = strrchr(path, '/');
+		int len = pol.portal.db[0] == '/' || slash == NULL ? 0 : (int)(slash - path + 1);
+
+		if (snprintf(n.db, sizeof(n.db), "%.*s%s", len, path, pol.portal.db) >= (int)sizeof(n.db))
+			n.db[0] = '\0';
+	}
 	n.privacy = pol.portal.privacy == POLICY_PRIVACY_RESTRICTED ? PORTAL_RESTRICTED
 	          : pol.portal.privacy == POLICY_PRIVACY_COMMUNITY ? PORTAL_COMMUNITY
 	                                                           : PORTAL_OPEN;
@@ -269,9 +287,47 @@ static int settings_override(struct settings *s, const struct overrides *o)
 	return 0;
 }
 
+static enum portal_privacy privacy_of_mode(enum store_mode m)
+{
+	return m == STORE_MODE_OPEN ? PORTAL_OPEN : m == STORE_MODE_RESTRICTED ? PORTAL_RESTRICTED
+	                                                                       : PORTAL_COMMUNITY;
+}
+
+static enum store_mode mode_of_privacy(enum portal_privacy v)
+{
+	return v == PORTAL_OPEN ? STORE_MODE_OPEN : v == PORTAL_RESTRICTED ? STORE_MODE_RESTRICTED
+	                                                                   : STORE_MODE_COMMUNITY;
+}
+
+/* With a room store, its privacy mode and its name (when set) are the
+ * room's: `fairway room set` changes them at run time and a reload must
+ * not undo that. A policy file saying otherwise is logged, not obeyed.
+ * Returns 0 or -1 (out of memory). */
+static int settings_from_store(struct settings *s, struct store *st)
+{
+	char *name = NULL;
+
+	if (st == NULL)
+		return 0;
+	if (s->privacy_in_file && mode_of_privacy(s->privacy) != store_mode_get(st))
+		log_warn("the policy file says privacy %s, the room database %s: the database's counts "
+		         "(change it with: fairway room set privacy MODE)",
+		         portal_privacy_name(s->privacy), store_mode_name(store_mode_get(st)));
+	s->privacy = privacy_of_mode(store_mode_get(st));
+	if (store_text_get(st, "name", &name) != 0)
+		return -1;
+	free(s->store_name);
+	s->store_name = NULL;
+	if (name[0] != '\0')
+		s->store_name = name;
+	else
+		free(name);
+	return 0;
+}
+
 static void settings_to_cfg(const struct settings *s, struct portal_cfg *cfg)
 {
-	cfg->name = s->name[0] != '\0' ? s->name : NULL;
+	cfg->name = s->store_name != NULL ? s->store_name : s->name[0] != '\0' ? s->name : NULL;
 	cfg->privacy = s->privacy;
 	cfg->members = (const uint8_t (*)[32])s->members;
 	cfg->n_members = s->n_members;
@@ -340,7 +396,7 @@ static json_t *reload(struct portal_run *run)
 		                 "this portal was started without a policy file (-c): nothing to reload");
 	settings_defaults(&next);
 	if (settings_from_policy(&next, run->policy_path, errs, sizeof(errs)) != 0 ||
-	    settings_override(&next, run->ov) != 0) {
+	    settings_override(&next, run->ov) != 0 || settings_from_store(&next, run->store) != 0) {
 		settings_free(&next);
 		log_warn("reload of %s refused; the running policy stays", run->policy_path);
 		if (errs[0] != '\0' && errs[strlen(errs) - 1] == '\n')
@@ -349,6 +405,8 @@ static json_t *reload(struct portal_run *run)
 	}
 	if (strcmp(next.listen, run->cur.listen) != 0)
 		log_warn("reload: listen changed to %s; that takes a restart", next.listen);
+	if (strcmp(next.db, run->cur.db) != 0)
+		log_warn("reload: db changed to %s; that takes a restart", next.db[0] ? next.db : "(none)");
 	settings_to_cfg(&next, &cfg);
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
@@ -504,7 +562,8 @@ int cmd_portal(int argc, char **argv)
 	struct portal_run run = { .ov = &ov };
 	const char *secret = NULL, *caps = NULL, *ctl_path = NULL, *via = NULL, *db = NULL;
 	struct store *store = NULL;
-	char dberr[512];
+	char dberr[512], db_def[4096];
+	const char *db_what = "--db";
 	struct host_cfg hc = { 0 };
 	char host[256], err[256], ctl_def[4096];
 	uint8_t net_key[32];
@@ -519,13 +578,6 @@ int cmd_portal(int argc, char **argv)
 	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path, &via, &db);
 	if (rc != 0)
 		goto out;
-	/* --db: the room store; its members and denied keys count beside the
-	 * policy file's. A database we cannot use is a configuration error. */
-	if (db != NULL && store_open(db, &store, dberr, sizeof(dberr)) != 0) {
-		fprintf(stderr, "fairway portal: --db: %s\n", dberr);
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (via != NULL && (addr_parse(via, strlen(via), &hc.portal, err, sizeof(err)) != 0 ||
 	                    hc.portal.kind != ADDR_NET || !hc.portal.has_shs)) {
 		fprintf(stderr, "fairway portal: --via wants net:HOST:PORT~shs:KEY (%s)\n",
@@ -539,6 +591,34 @@ int cmd_portal(int argc, char **argv)
 		goto out;
 	}
 	if (settings_override(&run.cur, &ov) != 0) {
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	/* The room store: --db, else the policy's db, else
+	 * $FAIRWAY_HOME/room.db if it exists (no store otherwise: a plain
+	 * relay needs none). Its members and denied keys count beside the
+	 * policy file's. A database we cannot use is a configuration error. */
+	if (db == NULL && run.cur.db[0] != '\0')
+		db = run.cur.db, db_what = "db";
+	if (db == NULL && cli_default_db(db_def, sizeof(db_def)) == 0 && access(db_def, F_OK) == 0)
+		db = db_def, db_what = db_def;
+	if (db != NULL && store_open(db, &store, dberr, sizeof(dberr)) != 0) {
+		fprintf(stderr, "fairway portal: %s: %s\n", db_what, dberr);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	run.store = store;
+	/* --privacy and --name are written into the store (as go-ssb-room's
+	 * -mode): what the operator said last counts, then and after. */
+	if (store != NULL && ((ov.privacy_set && store_mode_set(store, mode_of_privacy(ov.privacy)) != 0) ||
+	                      (ov.name != NULL && store_text_set(store, "name", ov.name) != 0))) {
+		fprintf(stderr, "fairway portal: %s: cannot write the privacy mode or name: %s\n",
+		        db_what, store_errmsg(store));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (settings_from_store(&run.cur, store) != 0) {
+		fprintf(stderr, "fairway portal: %s: %s\n", db_what, store_errmsg(store));
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
@@ -590,10 +670,11 @@ int cmd_portal(int argc, char **argv)
 	printf("%s\n", portal_address(run.portal));
 	fflush(stdout);
 	daemon_notify("READY=1");
-	log_info("portal listening on %s, privacy %s, %zu members%s%s",
+	log_info("portal listening on %s, privacy %s, %zu members%s%s%s%s",
 	         portal_address(run.portal), portal_privacy_name(run.cur.privacy),
-	         run.cur.n_members, run.ctl != NULL ? ", control socket " : "",
-	         run.ctl != NULL ? ctl_path : "");
+	         run.cur.n_members + (store != NULL ? store_member_count(store) : 0),
+	         run.ctl != NULL ? ", control socket " : "", run.ctl != NULL ? ctl_path : "",
+	         store != NULL ? ", room database " : "", store != NULL ? db : "");
 
 	if (via != NULL) {
 		hc.loop = loop;
