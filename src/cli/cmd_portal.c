@@ -26,6 +26,8 @@
 #include "portal.h"
 #include "sched.h"
 #include "store.h"
+#include "roomadm.h"
+#include <time.h>
 
 /* Everything a portal is configured with, owned here. */
 struct settings {
@@ -63,6 +65,7 @@ struct portal_run {
 	const char *policy_path;
 	const struct overrides *ov;
 	struct store *store;   /* the room store, NULL: none */
+	const char *public_url;   /* cfg.public_url, for invite links */
 	struct settings cur;
 	uv_signal_t sigint, sigterm, sighup;
 	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
@@ -417,6 +420,30 @@ static json_t *reload(struct portal_run *run)
 	return json_pack("{s:b}", "ok", 1);
 }
 
+/* fairway member|invite|alias|deny|room on the running portal: the change
+ * is committed by roomadm, then takes effect at once. */
+static json_t *room_ctl(struct portal_run *run, json_t *req)
+{
+	struct roomadm_ctx ctx = { .public_url = run->public_url, .now = (int64_t)time(NULL) };
+	struct roomadm_effect eff;
+	struct portal_cfg cfg = { 0 };
+	json_t *r;
+
+	if (run->store == NULL)
+		return json_pack("{s:b,s:s,s:b}", "ok", 0, "error",
+		                 "this portal runs without a room database (start it with --db FILE, "
+		                 "or policy key db)", "usage", 0);
+	r = roomadm_exec(run->store, req, &ctx, &eff);
+	if (eff.key_changed)
+		portal_membership_changed(run->portal, eff.key);
+	if (eff.room_changed && settings_from_store(&run->cur, run->store) == 0) {
+		settings_to_cfg(&run->cur, &cfg);
+		portal_reconfigure(run->portal, &cfg);
+		log_info("room settings changed: privacy %s", portal_privacy_name(run->cur.privacy));
+	}
+	return r;
+}
+
 static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 {
 	struct portal_run *run = ud;
@@ -438,6 +465,8 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 		uv_idle_start(&run->stop_soon, stop_soon_cb);
 		return json_pack("{s:b}", "ok", 1);
 	}
+	if (strcmp(cmd, "room") == 0)
+		return room_ctl(run, req);
 	return NULL;
 }
 
@@ -639,6 +668,7 @@ int cmd_portal(int argc, char **argv)
 	cfg.listen_fd = daemon_listen_fd("ssb");
 	if (cfg.listen_fd > 2)
 		log_info("using the listening socket passed by the service manager (fd %d)", cfg.listen_fd);
+	run.public_url = cfg.public_url;
 	rc = portal_start(&cfg, &run.portal, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
