@@ -318,8 +318,8 @@ static void public_host(const struct portal *p, char *out, size_t len)
 static json_t *metadata(struct portal *p)
 {
 	/* rooms2-server.md §0.4: name non-empty (Manyverse needs it), the
-	 * features the mode allows: alias in open and community rooms (not
-	 * restricted: aliases do not resolve there), room1 (open invites)
+	 * features the mode allows: alias in open and community rooms with a
+	 * store (not restricted: aliases do not resolve there), room1 (open invites)
 	 * only where anyone may join; tunnel and room2 always; httpAuth and
 	 * httpInvite once a room store (members, tokens, invites) is there. */
 	char host[256];
@@ -335,8 +335,8 @@ static json_t *metadata(struct portal *p)
 	}
 	if (p->cfg.privacy == PORTAL_OPEN)
 		json_array_append_new(f, json_string("room1"));
-	if (p->cfg.privacy != PORTAL_RESTRICTED)
-		json_array_append_new(f, json_string("alias"));
+	if (p->cfg.store != NULL && p->cfg.privacy != PORTAL_RESTRICTED)
+		json_array_append_new(f, json_string("alias"));   /* aliases live in the store */
 	return m;
 }
 
