@@ -99,11 +99,14 @@ static int invite_cb(void *ctx, const struct store_invite *v)
 
 static int alias_cb(void *ctx, const struct store_alias *a)
 {
-	char id[KEYS_ID_LEN + 1];
+	char id[KEYS_ID_LEN + 1], sig[sodium_base64_ENCODED_LEN(STORE_SIG_LEN, sodium_base64_VARIANT_ORIGINAL)];
 
 	keys_id_format(id, a->owner);
-	return json_array_append_new(ctx, json_pack("{s:s,s:s,s:I}", "name", a->name, "owner", id,
-		"created", (json_int_t)a->created)) == 0 ? 0 : -ENOMEM;
+	/* the signature as go-ssb-room's alias JSON has it: standard base64,
+	 * no ".sig.ed25519" (anyone may check it against the owner's key) */
+	sodium_bin2base64(sig, sizeof(sig), a->sig, STORE_SIG_LEN, sodium_base64_VARIANT_ORIGINAL);
+	return json_array_append_new(ctx, json_pack("{s:s,s:s,s:s,s:I}", "name", a->name, "owner", id,
+		"signature", sig, "created", (json_int_t)a->created)) == 0 ? 0 : -ENOMEM;
 }
 
 static int denied_cb(void *ctx, const struct store_denied *d)
