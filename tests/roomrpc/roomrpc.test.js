@@ -283,3 +283,49 @@ test('fairway member rm of an online member of a restricted room disconnects it'
   await portal.stop()
   portal = null
 })
+
+// httpAuth.* as a Manyverse client calls them (ssb-http-auth-client signs
+// with ssb-keys; secret-stack needs the methods in its own manifest).
+function authPeer (who) {
+  const node = SecretStack({ caps: { shs: CAPS } }).use({
+    manifest: { httpAuth: { sendSolution: 'async', invalidateAllSolutions: 'async' } },
+    init: () => ({})
+  })({
+    keys: who.keys,
+    path: fs.mkdtempSync(path.join(t.dir, 'auth-')),
+    timers: { inactivity: -1, handshake: 8000 },
+    connections: { incoming: {}, outgoing: { net: [{ transform: 'shs' }] } }
+  })
+  nodes.push(node)
+  return node
+}
+
+test('httpAuth.sendSolution and invalidateAllSolutions: members only, the signature checked', { timeout: 60000 }, async () => {
+  const db = path.join(t.dir, 'auth.db')
+  const p = await startRoom('community', db)
+  await op('member', 'add', alice.keys.id)
+  const a = await H.withTimeout(H.cbPromise((cb) => authPeer(alice).connect(p.addr, cb)), 8000, 'connect')
+  const s = await H.withTimeout(H.cbPromise((cb) => authPeer(stranger).connect(p.addr, cb)), 8000, 'connect')
+  const sc = require('node:crypto').randomBytes(32).toString('base64url') + '='
+  const cc = require('node:crypto').randomBytes(32).toString('base64')
+  const sol = (keys, cid) => ssbKeys.sign(keys, `=http-auth-sign-in:${ROOM}:${cid}:${sc}:${cc}`)
+  await rejects(H.cbPromise((cb) => s.httpAuth.sendSolution(sc, cc, sol(stranger.keys, stranger.keys.id), cb)),
+    /client is not a room member/)
+  await rejects(H.cbPromise((cb) => a.httpAuth.sendSolution(sc, cc, cb)),
+    /expected 3 arguments \(sc, cc, sol\) but got 2/)
+  await rejects(H.cbPromise((cb) => a.httpAuth.sendSolution(sc, cc, 'not base64!.sig.ed25519', cb)),
+    /signature is not valid base64 data/)
+  // signed by someone else, or over another challenge
+  await rejects(H.cbPromise((cb) => a.httpAuth.sendSolution(sc, cc, sol(bob.keys, alice.keys.id), cb)),
+    /not a valid solution/)
+  await rejects(H.cbPromise((cb) => a.httpAuth.sendSolution(sc + 'x', cc, sol(alice.keys, alice.keys.id), cb)),
+    /not a valid solution/)
+  // a valid solution for a challenge no browser is waiting on
+  await rejects(H.cbPromise((cb) => a.httpAuth.sendSolution(sc, cc, sol(alice.keys, alice.keys.id), cb)),
+    /no such session/)
+  assert.equal(await H.cbPromise((cb) => a.httpAuth.invalidateAllSolutions(cb)), true)
+  await rejects(H.cbPromise((cb) => s.httpAuth.invalidateAllSolutions(cb)), /roomdb: object not found/)
+  await closeAll()
+  await portal.stop()
+  portal = null
+})
