@@ -74,7 +74,7 @@ _fairway()
 		invite) verbs="create list revoke" ;;
 		alias) verbs="list rm" ;;
 		deny) verbs="add rm list" ;;
-		room) verbs="set show" ;;
+		room) verbs="set show import" ;;
 		esac
 		if [ "$COMP_CWORD" -eq $((i + 1)) ] && [[ $cur != -* ]]; then
 			COMPREPLY=($(compgen -W "$verbs" -- "$cur"))

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sodium.h>
 
 #include "cli.h"
 #include "cmd.h"
@@ -23,7 +25,7 @@
 
 struct opts {
 	const char *cmd, *sub;
-	const char *ctl, *secret, *db, *role, *comment, *public_url, *ttl;
+	const char *ctl, *secret, *db, *role, *comment, *public_url, *ttl, *room_id;
 	bool json, all;
 	char *pos[3];
 	int npos;
@@ -53,6 +55,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		{ "public-url", required_argument, NULL, 'u' },
 		{ "ttl", required_argument, NULL, 't' },
 		{ "all", no_argument, NULL, 'a' },
+		{ "room-id", required_argument, NULL, 'R' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -70,6 +73,7 @@ static int parse(int argc, char **argv, struct opts *o)
 		case 'u': o->public_url = optarg; break;
 		case 't': o->ttl = optarg; break;
 		case 'a': o->all = true; break;
+		case 'R': o->room_id = optarg; break;
 		case 'j': o->json = true; break;
 		default: return EXIT_USAGE;
 		}
@@ -243,7 +247,7 @@ static json_t *build(const struct opts *o, int *rc)
 			return json_pack("{s:s,s:s,s:s,s:s}", "cmd", "room", "op", op, "what", o->pos[0],
 			                 "value", o->pos[1]);
 		} else {
-			*rc = usage_err(o, "'%s' is not set or show", s);
+			*rc = usage_err(o, "'%s' is not set, show or import", s);
 		}
 	}
 	if (*rc == 0)
@@ -310,6 +314,108 @@ static void print_human(const struct opts *o, const json_t *r)
 	}
 }
 
+/* ---- fairway room import PATH: go-ssb-room's roomdb ---- */
+
+struct verify_ctx {
+	char room[KEYS_ID_LEN + 1];
+};
+
+/* =room-alias-registration:${roomId}:${userId}:${alias}, as clients check */
+static bool alias_verify(void *ctx, const char *name, const uint8_t owner[32], const uint8_t sig[64])
+{
+	struct verify_ctx *v = ctx;
+	char id[KEYS_ID_LEN + 1], *msg = NULL;
+	bool ok;
+
+	keys_id_format(id, owner);
+	if (asprintf(&msg, "=room-alias-registration:%s:%s:%s", v->room, id, name) < 0)
+		return false;
+	ok = crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), owner) == 0;
+	free(msg);
+	return ok;
+}
+
+static int room_import(struct opts *o)
+{
+	char roomdb[4096], secret[4096], db_def[4096], err[512], *slash;
+	struct store_import_stats n;
+	struct verify_ctx v;
+	struct store *st = NULL;
+	struct stat sb;
+	uint8_t pk[32];
+	int rc;
+
+	if ((rc = want(o, 1, "the go-ssb-room repo directory (or its roomdb file)")) != 0)
+		return rc;
+	/* PATH: the repo (PATH/roomdb, PATH/secret) or the roomdb itself */
+	if (stat(o->pos[0], &sb) != 0) {
+		fprintf(stderr, "fairway room import: %s: %s\n", o->pos[0], strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	snprintf(roomdb, sizeof roomdb, S_ISDIR(sb.st_mode) ? "%s/roomdb" : "%s", o->pos[0]);
+	snprintf(secret, sizeof secret, "%s", roomdb);
+	slash = strrchr(secret, '/');
+	snprintf(slash != NULL ? slash + 1 : secret, sizeof secret - (size_t)(slash != NULL ? slash + 1 - secret : 0),
+	         "secret");
+	/* the room's id, for the aliases' signatures: --room-id, else the
+	 * repo's secret (its public part) */
+	if (o->room_id != NULL) {
+		if ((rc = check_id(o, o->room_id)) != 0)
+			return rc;
+		snprintf(v.room, sizeof v.room, "%s", o->room_id);
+	} else {
+		struct keys k;
+
+		if (keys_load_file(secret, &k, err, sizeof err) != 0) {
+			fprintf(stderr, "fairway room import: the room's id is needed to check the aliases' "
+			        "signatures: %s (or give --room-id ID)\n", err);
+			return EXIT_USAGE;
+		}
+		memcpy(pk, k.pk, 32);
+		keys_wipe(&k);
+		keys_id_format(v.room, pk);
+	}
+	/* straight into the database: a running portal would not see it */
+	if (o->ctl != NULL && access(o->ctl, F_OK) == 0) {
+		json_t *ping = json_pack("{s:s}", "cmd", "info");
+		json_t *r = ctl_request_json(o->ctl, ping, err, sizeof err);
+
+		json_decref(ping);
+		if (r != NULL) {
+			json_decref(r);
+			fprintf(stderr, "fairway room import: a portal is running (%s): stop it first, "
+			        "import writes the database directly\n", o->ctl);
+			return EXIT_RUNTIME;
+		}
+	}
+	if (o->db == NULL && cli_default_db(db_def, sizeof db_def) == 0)
+		o->db = db_def;
+	if (o->db == NULL || store_open(o->db, &st, err, sizeof err) != 0) {
+		fprintf(stderr, "fairway room import: %s\n", o->db ? err : "no database path");
+		return EXIT_RUNTIME;
+	}
+	rc = store_import_gsr(st, roomdb, alias_verify, &v, (int64_t)time(NULL), &n, err, sizeof err);
+	store_close(st);
+	if (rc != 0) {
+		fprintf(stderr, "fairway room import: %s\n", err);
+		return rc == -EILSEQ || rc == -ENOTEMPTY ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (o->json)
+		printf("{\"ok\":true,\"members\":%zu,\"aliases\":%zu,\"aliases_refused\":%zu,"
+		       "\"denied\":%zu,\"invites\":%zu,\"notices\":%zu,\"privacy\":\"%s\","
+		       "\"sessions_skipped\":%zu,\"passwords_skipped\":%zu}\n",
+		       n.members, n.aliases, n.aliases_bad, n.denied, n.invites, n.notices,
+		       store_mode_name(n.mode), n.sessions_skipped, n.passwords_skipped);
+	else
+		printf("imported from %s into %s: %zu members, %zu aliases (%zu refused: bad name or "
+		       "signature), %zu denied keys, %zu unused invites, %zu notices, privacy %s\n"
+		       "not carried over: %zu web sessions (members sign in again), %zu fallback "
+		       "passwords (fairway signs in with SSB only)\n",
+		       roomdb, o->db, n.members, n.aliases, n.aliases_bad, n.denied, n.invites, n.notices,
+		       store_mode_name(n.mode), n.sessions_skipped, n.passwords_skipped);
+	return EXIT_OK;
+}
+
 static int run(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -320,6 +426,11 @@ static int run(int argc, char **argv)
 
 	if (rc != 0)
 		return rc;
+	if (strcmp(o.cmd, "room") == 0 && strcmp(o.sub, "import") == 0) {
+		if (o.ctl == NULL && ctl_default_path(o.secret, ctl_def, sizeof(ctl_def)) == 0)
+			o.ctl = ctl_def;
+		return room_import(&o);
+	}
 	req = build(&o, &rc);
 	if (req == NULL)
 		return rc != 0 ? rc : EXIT_RUNTIME;

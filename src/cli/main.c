@@ -44,8 +44,8 @@ static const struct command commands[] = {
 	{ "alias", cmd_alias, "list|rm [NAME] [--json] [--db FILE] [--ctl PATH]", "the room's aliases" },
 	{ "deny", cmd_deny, "add|rm|list [ID] [--comment TEXT] [--json] [--db FILE] [--ctl PATH]",
 	  "denied keys: refused at the handshake, disconnected at once" },
-	{ "room", cmd_room, "set privacy|name|description VALUE | show [--json] [--db FILE] [--ctl PATH]",
-	  "the room's privacy mode, name and description" },
+	{ "room", cmd_room, "set privacy|name|description VALUE | show | import PATH [--room-id ID] [--json] [--db FILE]",
+	  "the room's privacy mode, name and description; import a go-ssb-room roomdb" },
 	{ "call", cmd_call, "ADDR METHOD [ARGS_JSON] [--source|--duplex] [--portal NETADDR] [--secret FILE] [--caps B64]",
 	  "call a muxrpc method on a peer and print the result (JSON lines)" },
 };

@@ -98,3 +98,61 @@ ppid=$!
 for _ in $(seq 50); do [ -S "$r/p2.sock" ] && break; sleep 0.1; done
 expect 1 "runs without a room database" "a portal without --db: exit 1, says so" "$B" member list --ctl "$r/p2.sock"
 kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
+
+# fairway room import: a go-ssb-room repo made from its published migrations
+g=$r/gsr; mkdir -p "$g"
+"$B" keygen --secret "$g/secret" >/dev/null 2>&1
+G=$("$B" id --secret "$g/secret")
+"$B" keygen --secret "$r/o" >/dev/null 2>&1; O=$("$B" id --secret "$r/o")
+"$B" keygen --secret "$r/x" >/dev/null 2>&1; D=$("$B" id --secret "$r/x")
+# alias signatures made with ssb-keys, as ssb-room-client makes them
+sigs=$(cd tests/interop && node -e '
+const k = require("ssb-keys"), fs = require("fs")
+const [room, a, m] = process.argv.slice(1).map((f) => k.loadSync(f))
+const s = (keys, owner, name) => k.sign(keys, `=room-alias-registration:${room.id}:${owner}:${name}`).replace(".sig.ed25519", "")
+console.log(JSON.stringify({ alice: s(a, a.id, "alice"), forged: s(m, a.id, "forged"), upper: s(a, a.id, "Upper") }))
+' "$g/secret" "$r/a" "$r/m" 2>&1)
+tok=$(python3 -c 'import os,base64; print(base64.urlsafe_b64encode(os.urandom(50)).decode())')
+hex=$(python3 -c 'import sys,base64,hashlib; print(hashlib.sha256(base64.urlsafe_b64decode(sys.argv[1])).hexdigest())' "$tok")
+python3 - "$sigs" "$A" "$M" "$O" "$D" "$hex" >"$r/spec.json" <<'PY'
+import json, sys
+sig, A, M, O, X, h = json.loads(sys.argv[1]), *sys.argv[2:]
+print(json.dumps({
+  "members": [[1, 3, A], [2, 1, M], [5, 2, O]],
+  "aliases": [["alice", 1, sig["alice"]], ["forged", 1, sig["forged"]], ["Upper", 1, sig["upper"]]],
+  "denied": [[X, "spam"]],
+  "invites": [[h, 1, 1], ["ab" * 32, 1, 0]],
+  "privacy": 3, "sessions": [["t" * 32, 1]], "passwords": [[1]]}))
+PY
+python3 tests/cli/gsr/make-roomdb.py "$g/roomdb" "$r/spec.json" 2>&1 || not_ok "make a go-ssb-room roomdb" "$sigs"
+idb=$r/imported.db
+out=$("$B" room import "$g" --db "$idb" --json "${nothere[@]}" 2>&1); rc=$?
+python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert (j["members"],j["aliases"],j["aliases_refused"],j["denied"],j["invites"],j["notices"],j["privacy"],j["sessions_skipped"],j["passwords_skipped"])==(3,1,2,1,1,4,"restricted",1,1), j' "$out" 2>/dev/null &&
+	[ "$rc" -eq 0 ] && ok "room import: 3 members, 1 alias (2 refused), 1 denied, 1 unused invite, 4 notices, restricted" || not_ok "room import counts (exit $rc)" "$out"
+out=$("$B" member list --json --db "$idb" "${nothere[@]}")
+python3 -c 'import json,sys; j=json.loads(sys.argv[1]); assert [(m["n"],m["role"],m["id"]) for m in j["members"]]==[(1,"admin",sys.argv[2]),(2,"member",sys.argv[3]),(5,"moderator",sys.argv[4])], j' "$out" "$A" "$M" "$O" 2>/dev/null &&
+	ok "imported members keep their ids and roles" || not_ok "imported members" "$out"
+out=$("$B" alias list --json --db "$idb" "${nothere[@]}")
+python3 -c 'import json,sys; j=json.loads(sys.argv[1]); a=j["aliases"]; assert len(a)==1 and a[0]["name"]=="alice" and a[0]["owner"]==sys.argv[2] and a[0]["signature"]==json.loads(sys.argv[3])["alice"], j' "$out" "$A" "$sigs" 2>/dev/null &&
+	ok "the alias whose signature verifies came over with it; forged and Upper stayed behind" || not_ok "imported aliases" "$out"
+python3 - "$idb" "$tok" <<'PY' && ok "the unused invite's hash carried over unchanged (the old link still works)" || not_ok "imported invite hash"
+import sqlite3, sys, hashlib, base64
+rows = sqlite3.connect(sys.argv[1]).execute("select hash, used_by, revoked, expires from invites").fetchall()
+assert rows == [(hashlib.sha256(base64.urlsafe_b64decode(sys.argv[2])).digest(), None, 0, 0)], rows
+PY
+expect 0 '"privacy":"restricted"' "imported privacy mode" "$B" room show --json --db "$idb" "${nothere[@]}"
+expect 0 "spam" "imported denied key with its comment" "$B" deny list --db "$idb" "${nothere[@]}"
+expect 2 "import into a new one" "room import into a database with members: exit 2" "$B" room import "$g" --db "$idb" "${nothere[@]}"
+expect 2 "not a go-ssb-room roomdb" "room import of fairway's own database: exit 2" "$B" room import "$db" --room-id "$G" --db "$r/other.db" "${nothere[@]}"
+expect 2 "room's id is needed" "room import of a roomdb without its secret: exit 2" "$B" room import "$r/room.db" --db "$r/other2.db" "${nothere[@]}"
+expect 1 "No such file" "room import of a missing path: exit 1" "$B" room import "$r/nothere" --db "$r/other3.db" "${nothere[@]}"
+# a row it cannot take: nothing is written
+python3 - "$r/spec.json" >"$r/spec2.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1])); s["members"].append([9, 1, "@garbage.ed25519"]); print(json.dumps(s))
+PY
+mkdir -p "$r/gsr2"; cp "$g/secret" "$r/gsr2/secret"
+python3 tests/cli/gsr/make-roomdb.py "$r/gsr2/roomdb" "$r/spec2.json"
+expect 2 "members row 9: '@garbage.ed25519' is not a feed id" "room import of a bad member row: exit 2, the row named" "$B" room import "$r/gsr2" --db "$r/bad.db" "${nothere[@]}"
+out=$("$B" member list --json --db "$r/bad.db" "${nothere[@]}")
+[ "$out" = '{"ok":true,"members":[]}' ] && ok "the failed import wrote nothing" || not_ok "a failed import left rows" "$out"
