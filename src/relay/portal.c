@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "addr.h"
 #include "admit.h"
@@ -90,6 +91,8 @@ struct portal {
 	uv_idle_t accept_idle;
 	unsigned accept_budget;
 	size_t peak_peers;   /* since the last heap trim */
+	struct portal_auth_hooks auth;   /* the web side's sign-in (portal_set_auth_hooks) */
+	void *auth_ud;
 	char address[ADDR_TEXT_MAX];
 };
 
@@ -321,15 +324,43 @@ static void tunnel_leave(struct mrpc_stream *call, json_t *args, void *ud)
 
 /* ------------------------------------------------------------ room info */
 
+/* The host of --public-url ("https://room.example:8443/x" → "room.example"),
+ * the name go-ssb-room reports; out empty when there is none. */
+static void public_host(const struct portal *p, char *out, size_t len)
+{
+	const char *u = p->cfg.public_url, *h, *end;
+
+	out[0] = '\0';
+	if (u == NULL || (h = strstr(u, "://")) == NULL)
+		return;
+	h += 3;
+	end = h + strcspn(h, ":/?#");
+	if (end > h && (size_t)(end - h) < len)
+		snprintf(out, len, "%.*s", (int)(end - h), h);
+}
+
 static json_t *metadata(struct portal *p)
 {
-	/* Honest features: tunnels and the room.* API; room1 (open invites)
-	 * only where anyone may join. */
-	json_t *m = json_pack("{s:s,s:b,s:[ss]}", "name", p->cfg.name ? p->cfg.name : "fairway",
-	                      "membership", 0, "features", "tunnel", "room2");
+	/* rooms2-server.md §0.4: name non-empty (Manyverse needs it), the
+	 * features the mode allows: alias in open and community rooms with a
+	 * store (not restricted: aliases do not resolve there), room1 (open invites)
+	 * only where anyone may join; tunnel and room2 always; httpAuth and
+	 * httpInvite once a room store (members, tokens, invites) is there. */
+	char host[256];
+	json_t *m, *f;
 
+	public_host(p, host, sizeof(host));
+	m = json_pack("{s:s,s:b,s:[ss]}", "name", p->cfg.name ? p->cfg.name : host[0] ? host : "fairway",
+	              "membership", 0, "features", "tunnel", "room2");
+	f = json_object_get(m, "features");
+	if (p->cfg.store != NULL) {
+		json_array_append_new(f, json_string("httpAuth"));
+		json_array_append_new(f, json_string("httpInvite"));
+	}
 	if (p->cfg.privacy == PORTAL_OPEN)
-		json_array_append_new(json_object_get(m, "features"), json_string("room1"));
+		json_array_append_new(f, json_string("room1"));
+	if (p->cfg.store != NULL && p->cfg.privacy != PORTAL_RESTRICTED)
+		json_array_append_new(f, json_string("alias"));   /* aliases live in the store */
 	return m;
 }
 
@@ -339,6 +370,488 @@ static void room_metadata(struct mrpc_stream *call, json_t *args, void *ud)
 
 	json_object_set_new(m, "membership", json_boolean(call_peer(call)->member));
 	mrpc_reply(call, m);
+}
+
+/* ------------------------------------------------------------ rooms 2.0 */
+
+/* The caller's store row; false (and the error sent) if it has none. */
+static bool caller_member(struct mrpc_stream *call, struct store_member *m, const char *err)
+{
+	struct portal *p = call_peer(call)->p;
+
+	if (p->cfg.store != NULL && store_member_get(p->cfg.store, conn_remote_pk(call_peer(call)->c), m) == 0)
+		return true;
+	mrpc_reply_error(call, err);
+	return false;
+}
+
+static bool all_strings(json_t *args, size_t n)
+{
+	if (!json_is_array(args) || json_array_size(args) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!json_is_string(json_array_get(args, i)))
+			return false;
+	return true;
+}
+
+/* "<base64 std of 64 bytes>.sig.ed25519" → sig; 0, -EBADMSG (no suffix),
+ * -EINVAL (not base64 of 64 bytes). */
+static int sig_parse(const char *s, uint8_t sig[64])
+{
+	static const char sfx[] = ".sig.ed25519";
+	size_t len = strlen(s), got = 0;
+	const char *end;
+
+	if (len < sizeof(sfx) - 1 || strcmp(s + len - (sizeof(sfx) - 1), sfx) != 0)
+		return -EBADMSG;
+	len -= sizeof(sfx) - 1;
+	if (sodium_base642bin(sig, 64, s, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    got != 64 || end != s + len)
+		return -EINVAL;
+	return 0;
+}
+
+/* room.members (source): one [{"id":…}] per member, then the end
+ * (rooms2-server.md §1.1); members of the store, then the policy file's. */
+struct members_ctx {
+	struct mrpc_stream *call;
+	const struct portal_cfg *cfg;
+};
+
+static int members_cb(void *ud, const struct store_member *m)
+{
+	struct members_ctx *c = ud;
+	char id[KEYS_ID_LEN + 1];
+
+	keys_id_format(id, m->key);
+	return mrpc_stream_send_json(c->call, json_pack("[{s:s}]", "id", id)) == 0 ? 0 : 1;
+}
+
+static void room_members(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct members_ctx c = { call, &p->cfg };
+	char id[KEYS_ID_LEN + 1];
+
+	if (p->cfg.privacy != PORTAL_OPEN && !q->member) {
+		p->counters.refused_not_member++;
+		mrpc_stream_end(call, "external users are not allowed to list members: roomdb: object not found");
+		return;
+	}
+	if (p->cfg.store != NULL && store_member_list(p->cfg.store, members_cb, &c) != 0) {
+		mrpc_stream_end(call, "roomdb: cannot list members");
+		return;
+	}
+	for (size_t i = 0; i < p->cfg.n_members; i++) {
+		if (p->cfg.store != NULL && store_check(p->cfg.store, p->cfg.members[i], NULL) != STORE_ROLE_NONE)
+			continue;   /* listed already */
+		keys_id_format(id, p->cfg.members[i]);
+		mrpc_stream_send_json(call, json_pack("[{s:s}]", "id", id));
+	}
+	mrpc_stream_end(call, NULL);
+}
+
+/* The alias URL (rooms2-server.md §1.2): PUBLIC_URL/alias/NAME, as the
+ * web side serves it (also /NAME and NAME.DOMAIN there). Without a
+ * public URL: http://HOST:PORT/alias/NAME of the muxrpc listener, still a
+ * URL (new URL() succeeds) though nothing serves it. */
+static char *alias_url(const struct portal *p, const char *name)
+{
+	const char *u = p->cfg.public_url;
+	size_t n = u != NULL ? strlen(u) : 0;
+	char *out = NULL;
+	int rc;
+
+	if (u != NULL)
+		rc = asprintf(&out, "%.*s/alias/%s", (int)(n > 0 && u[n - 1] == '/' ? n - 1 : n), u, name);
+	else
+		rc = asprintf(&out, "http://%s:%u/alias/%s", p->cfg.host, (unsigned)p->cfg.port, name);
+	return rc < 0 ? NULL : out;
+}
+
+static void room_register_alias(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	const char *alias, *sigtxt;
+	uint8_t sig[64];
+	char *msg = NULL, *url;
+	int rc;
+
+	if (!all_strings(args, 2)) {
+		char e[96];
+
+		snprintf(e, sizeof(e), "registerAlias: expected two arguments got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	alias = json_string_value(json_array_get(args, 0));
+	sigtxt = json_string_value(json_array_get(args, 1));
+	rc = sig_parse(sigtxt, sig);
+	if (rc == -EBADMSG) {
+		mrpc_reply_error(call, "registerAlias: signature does not have the expected suffix");
+		return;
+	}
+	if (rc != 0) {
+		mrpc_reply_error(call, "registerAlias: bad signature encoding: not base64 of 64 bytes");
+		return;
+	}
+	if (!store_alias_valid(alias, strlen(alias))) {
+		mrpc_reply_error(call, "registerAlias: invalid alias");
+		return;
+	}
+	/* =room-alias-registration:${roomId}:${userId}:${alias} */
+	if (asprintf(&msg, "=room-alias-registration:%s:%s:%s", p->node.id_str, conn_remote_id(q->c),
+	             alias) < 0) {
+		mrpc_reply_error(call, "out of memory");
+		return;
+	}
+	rc = crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), conn_remote_pk(q->c));
+	free(msg);
+	if (rc != 0) {
+		mrpc_reply_error(call, "registerAlias: invalid signature");
+		return;
+	}
+	if (p->cfg.store == NULL) {
+		mrpc_reply_error(call, "registerAlias: could not register alias: roomdb: object not found");
+		return;
+	}
+	rc = store_alias_register(p->cfg.store, alias, conn_remote_pk(q->c), sig, (int64_t)time(NULL));
+	if (rc == -EEXIST) {
+		char e[128];
+
+		snprintf(e, sizeof(e), "alias (\"%s\") is already taken", alias);
+		mrpc_reply_error(call, e);
+		return;
+	}
+	if (rc == -ENOENT) {
+		mrpc_reply_error(call, "registerAlias: could not register alias: roomdb: object not found");
+		return;
+	}
+	if (rc != 0) {
+		log_warn("registerAlias %s by %s: %s", alias, conn_remote_id(q->c), store_errmsg(p->cfg.store));
+		mrpc_reply_error(call, "registerAlias: could not register alias: roomdb: write failed");
+		return;
+	}
+	url = alias_url(p, alias);
+	log_info("alias %s registered by %s", alias, conn_remote_id(q->c));
+	mrpc_reply(call, url != NULL ? json_string(url) : json_string(alias));
+	free(url);
+}
+
+static void room_revoke_alias(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct store_alias a;
+	const char *alias;
+
+	if (!all_strings(args, 1)) {
+		char e[96];
+
+		/* go-ssb-room's wording, wrong method name and all (§1.3) */
+		snprintf(e, sizeof(e), "registerAlias: expected two arguments got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	alias = json_string_value(json_array_get(args, 0));
+	if (p->cfg.store == NULL || !store_alias_valid(alias, strlen(alias)) ||
+	    store_alias_get(p->cfg.store, alias, &a) != 0) {
+		mrpc_reply_error(call, "roomdb: object not found");
+		return;
+	}
+	if (sodium_memcmp(a.owner, conn_remote_pk(q->c), 32) != 0) {
+		mrpc_reply_error(call, "revokeAlias: not your alias (moderators need to use the web dashboard of the room");
+		return;
+	}
+	if (store_alias_revoke(p->cfg.store, alias) != 0) {
+		mrpc_reply_error(call, "roomdb: object not found");
+		return;
+	}
+	log_info("alias %s revoked by %s", alias, conn_remote_id(q->c));
+	mrpc_reply(call, json_true());
+}
+
+static int alias_name_cb(void *ud, const struct store_alias *a)
+{
+	return json_array_append_new(ud, json_string(a->name));
+}
+
+static void room_list_aliases(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct portal *p = call_peer(call)->p;
+	const char *id;
+	uint8_t pk[32];
+	json_t *names;
+
+	if (!all_strings(args, 1)) {
+		char e[96];
+
+		snprintf(e, sizeof(e), "listAlias: expected one argument got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	id = json_string_value(json_array_get(args, 0));
+	if (keys_id_parse(id, strlen(id), pk) != 0) {
+		mrpc_reply_error(call, "listAlias: invalid feed ref: not @<base64>.ed25519");
+		return;
+	}
+	names = json_array();
+	if (p->cfg.store != NULL && store_alias_list(p->cfg.store, pk, alias_name_cb, names) != 0) {
+		json_decref(names);
+		mrpc_reply_error(call, "listAlias: roomdb: cannot list aliases");
+		return;
+	}
+	mrpc_reply(call, names);
+}
+
+/* =http-auth-sign-in:${sid}:${cid}:${sc}:${cc} signed by cid? */
+static bool solution_ok(const struct portal *p, const char *cid, const uint8_t cid_pk[32],
+                        const char *sc, const char *cc, const char *sol)
+{
+	uint8_t sig[64];
+	char *msg;
+	bool ok;
+
+	if (sig_parse(sol, sig) != 0 ||
+	    asprintf(&msg, "=http-auth-sign-in:%s:%s:%s:%s", p->node.id_str, cid, sc, cc) < 0)
+		return false;
+	ok = crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), cid_pk) == 0;
+	free(msg);
+	return ok;
+}
+
+/* A sign-in token: 32 characters of [A-Za-z0-9] (go-ssb-room's form). */
+static void signin_token(char tok[33])
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (int i = 0; i < 32; i++)
+		tok[i] = abc[randombytes_uniform(sizeof(abc) - 1)];
+	tok[32] = '\0';
+}
+
+static void http_send_solution(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct store_member m;
+	const char *sc, *cc, *sol;
+	char tok[33];
+	uint8_t hash[32];
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if (!caller_member(call, &m, "client is not a room member"))
+		return;
+	if (!all_strings(args, 3)) {
+		char e[96];
+
+		snprintf(e, sizeof(e), "expected 3 arguments (sc, cc, sol) but got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	sc = json_string_value(json_array_get(args, 0));
+	cc = json_string_value(json_array_get(args, 1));
+	sol = json_string_value(json_array_get(args, 2));
+	if (sig_parse(sol, (uint8_t[64]){ 0 }) != 0) {
+		mrpc_reply_error(call, "signature is not valid base64 data: want <base64 of 64 bytes>.sig.ed25519");
+		return;
+	}
+	if (!solution_ok(p, conn_remote_id(q->c), conn_remote_pk(q->c), sc, cc, sol)) {
+		if (p->auth.on_failed != NULL)
+			p->auth.on_failed(sc, "not a valid solution", p->auth_ud);
+		mrpc_reply_error(call, "not a valid solution");
+		return;
+	}
+	if (p->auth.on_solved == NULL) {
+		mrpc_reply_error(call, "no such session");
+		return;
+	}
+	signin_token(tok);
+	crypto_hash_sha256(hash, (const uint8_t *)tok, 32);
+	rc = store_token_create(p->cfg.store, STORE_TOKEN_SIGNIN, hash, m.id, now,
+	                        now + PORTAL_SIGNIN_TTL);
+	if (rc != 0) {
+		log_warn("httpAuth.sendSolution by %s: %s", conn_remote_id(q->c), store_errmsg(p->cfg.store));
+		mrpc_reply_error(call, "could not create a sign-in token");
+		return;
+	}
+	/* The web side hands the token to the browser waiting on sc; no
+	 * browser waiting for sc: the token goes again (§6.5: no blocking). */
+	if (p->auth.on_solved(sc, conn_remote_pk(q->c), m.id, tok, p->auth_ud) != 0) {
+		store_token_delete(p->cfg.store, STORE_TOKEN_SIGNIN, hash);
+		sodium_memzero(tok, sizeof(tok));
+		mrpc_reply_error(call, "no such session");
+		return;
+	}
+	sodium_memzero(tok, sizeof(tok));
+	log_info("httpAuth: %s signed in (server-initiated)", conn_remote_id(q->c));
+	mrpc_reply(call, json_true());
+}
+
+static void http_invalidate_all(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct portal *p = call_peer(call)->p;
+	struct store_member m;
+
+	if (!caller_member(call, &m, "roomdb: object not found"))
+		return;
+	if (store_token_delete_member(p->cfg.store, m.id) != 0) {
+		mrpc_reply_error(call, "roomdb: cannot delete the sessions");
+		return;
+	}
+	log_info("httpAuth: %s ended all its web sessions", conn_remote_id(call_peer(call)->c));
+	mrpc_reply(call, json_true());
+}
+
+/* ---- the portal asks a member's client: httpAuth.requestSolution ---- */
+
+struct portal_solreq {
+	struct portal *p;
+	struct mrpc_stream *call;
+	uv_timer_t timer;
+	portal_solution_fn *done;
+	void *ud;
+	uint8_t key[32];
+	char cid[KEYS_ID_LEN + 1];
+	char *sc, *cc;
+	int refs;          /* the call and the timer */
+	bool finished;
+};
+
+static void solreq_unref(struct portal_solreq *r)
+{
+	if (--r->refs > 0)
+		return;
+	free(r->sc);
+	free(r->cc);
+	free(r);
+}
+
+static void solreq_timer_closed(uv_handle_t *h)
+{
+	solreq_unref(h->data);
+}
+
+static void solreq_finish(struct portal_solreq *r, int rc, const char *text)
+{
+	if (r->finished)
+		return;
+	r->finished = true;
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, solreq_timer_closed);
+	if (r->done != NULL)
+		r->done(rc, text, r->ud);
+}
+
+static void solreq_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
+{
+	struct portal_solreq *r = ud;
+	char *sol = NULL;
+
+	/* The answer: a string, as a string packet or a JSON string. */
+	if (psc_type(pkt) == PSC_JSON) {
+		json_t *v = json_loadb((const char *)pkt->body, pkt->len, JSON_DECODE_ANY, NULL);
+
+		if (json_is_string(v))
+			sol = strdup(json_string_value(v));
+		json_decref(v);
+	} else if (psc_type(pkt) == PSC_STRING && memchr(pkt->body, 0, pkt->len) == NULL) {
+		sol = strndup((const char *)pkt->body, pkt->len);
+	}
+	if (sol != NULL && solution_ok(r->p, r->cid, r->key, r->sc, r->cc, sol))
+		solreq_finish(r, 0, sol);
+	else
+		solreq_finish(r, -EACCES, "not a valid solution");
+	free(sol);
+}
+
+static void solreq_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	if (err != NULL)
+		solreq_finish(ud, -EACCES, err);
+	else
+		solreq_finish(ud, -EPROTO, "the client ended the call without an answer");
+}
+
+static void solreq_free(struct mrpc_stream *s, void *ud)
+{
+	struct portal_solreq *r = ud;
+
+	r->call = NULL;
+	solreq_finish(r, -ECONNRESET, "client not connected to room");
+	solreq_unref(r);
+}
+
+static const struct mrpc_stream_cbs solreq_cbs = {
+	.on_data = solreq_data, .on_end = solreq_end, .on_free = solreq_free,
+};
+
+static void solreq_timeout(uv_timer_t *t)
+{
+	solreq_finish(t->data, -ETIMEDOUT, "the client did not answer httpAuth.requestSolution within a minute");
+}
+
+int portal_request_solution(struct portal *p, const uint8_t key[32], const char *sc,
+                            const char *cc, portal_solution_fn *done, void *ud,
+                            struct portal_solreq **out)
+{
+	struct portal_solreq *r;
+	struct peer *q;
+
+	if (out != NULL)
+		*out = NULL;
+	if (p->cfg.store == NULL || store_check(p->cfg.store, key, NULL) == STORE_ROLE_NONE)
+		return -EPERM;
+	for (q = p->peers; q != NULL; q = q->next)
+		if (conn_state(q->c) == CONN_OPEN && conn_rpc(q->c) != NULL &&
+		    memcmp(conn_remote_pk(q->c), key, 32) == 0)
+			break;
+	if (q == NULL)
+		return -ENOTCONN;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->sc = strdup(sc)) == NULL || (r->cc = strdup(cc)) == NULL)
+		goto nomem;
+	r->p = p;
+	r->done = done;
+	r->ud = ud;
+	memcpy(r->key, key, 32);
+	keys_id_format(r->cid, key);
+	r->call = mrpc_call(conn_rpc(q->c), "httpAuth.requestSolution", json_pack("[ss]", sc, cc),
+	                    &solreq_cbs, r);
+	if (r->call == NULL)
+		goto nomem;
+	r->refs = 2;
+	uv_timer_init(p->cfg.loop, &r->timer);
+	r->timer.data = r;
+	uv_timer_start(&r->timer, solreq_timeout, PORTAL_SOLUTION_TIMEOUT_MS, 0);
+	if (out != NULL)
+		*out = r;
+	return 0;
+nomem:
+	if (r != NULL) {
+		free(r->sc);
+		free(r->cc);
+	}
+	free(r);
+	return -ENOMEM;
+}
+
+void portal_solution_cancel(struct portal_solreq *r)
+{
+	if (r != NULL)
+		r->done = NULL;
+}
+
+void portal_set_auth_hooks(struct portal *p, const struct portal_auth_hooks *h, void *ud)
+{
+	memset(&p->auth, 0, sizeof(p->auth));
+	if (h != NULL)
+		p->auth = *h;
+	p->auth_ud = ud;
 }
 
 static void ping_ms(struct mrpc_stream *call, json_t *args, void *ud)
@@ -995,6 +1508,12 @@ static int build_api(struct portal *p)
 		{ "room.ping", MRPC_ASYNC, ping_ms },
 		{ "tunnel.connect", MRPC_DUPLEX, tunnel_connect },
 		{ "room.connect", MRPC_DUPLEX, tunnel_connect },
+		{ "room.members", MRPC_SOURCE, room_members },
+		{ "room.registerAlias", MRPC_ASYNC, room_register_alias },
+		{ "room.revokeAlias", MRPC_ASYNC, room_revoke_alias },
+		{ "room.listAliases", MRPC_ASYNC, room_list_aliases },
+		{ "httpAuth.sendSolution", MRPC_ASYNC, http_send_solution },
+		{ "httpAuth.invalidateAllSolutions", MRPC_ASYNC, http_invalidate_all },
 	};
 	int rc;
 
