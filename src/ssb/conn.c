@@ -990,6 +990,9 @@ static void tcp_connect_cb(uv_connect_t *req, int status)
 
 		snprintf(why, sizeof(why), "connect to %s failed: %s", t->c->peer_name,
 		         uv_strerror(status));
+		/* A portal refusing for load resets the socket it accepted; the
+		 * reset may beat the connect's completion to us. */
+		t->c->lower_reset = status == UV_ECONNRESET;
 		conn_lower_eof(t->c, why);
 		return;
 	}
