@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 
 static const char usage[] =
 	"usage: fairway nat start|stop|info [options] [FILE]\n"
+	"       fairway nat [options] FILE     (= start FILE, as fairnat.sh CONFIG)\n"
 	"       fairway nat version | help\n"
 	"\n"
 	"FILE is a fairway policy ([nat] and [user NAME] sections) or a Fair NAT 0.80\n"
@@ -192,8 +194,16 @@ int cmd_nat(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(o.verb, "start") != 0 && strcmp(o.verb, "stop") != 0 && strcmp(o.verb, "info") != 0) {
-		fprintf(stderr, "fairway nat: unknown command \"%s\" (start, stop, info, version, help)\n", o.verb);
-		return EXIT_USAGE;
+		/* Fair NAT's bare form: `fairnat.sh CONFIG` is `fairway nat CONFIG`.
+		 * A word that is no command is a FILE when it names one (or a path). */
+		if (o.file == NULL && (strchr(o.verb, '/') != NULL || access(o.verb, F_OK) == 0)) {
+			o.file = o.verb;
+			o.verb = "start";
+		} else {
+			fprintf(stderr, "fairway nat: unknown command \"%s\" (start, stop, info, version, "
+			        "help; or a FILE to start)%s\n", o.verb, o.file ? "" : ", and no file of that name");
+			return EXIT_USAGE;
+		}
 	}
 	if (o.file == NULL)
 		o.file = default_file();
