@@ -191,12 +191,300 @@ static void nft_steer(const struct policy *p, const struct policy_rates *r, enum
 	}
 }
 
+/* ---- nftables, dual stack (inet) --------------------------------------- */
+
+static const char nd_types[] = "{ nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+                               "nd-neighbor-advert, nd-redirect }";
+
+/* The TOS rules for one family; v6 reads and writes the traffic class. */
+static void inet_tos_rules(bool v6, struct nat_buf *b)
+{
+	const char *fam = v6 ? "meta nfproto ipv6" : "meta nfproto ipv4";
+	const char *ds = v6 ? "ip6 dscp" : "ip dscp";
+
+	nat_buf_printf(b, "\t\t%s meta l4proto %s %s set 0x%02x\n", fam, v6 ? "ipv6-icmp" : "icmp", ds,
+	               DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s tcp dport { 21, 22, 23 } %s set 0x%02x\n", fam, ds, DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s tcp sport { 21, 22, 23 } %s set 0x%02x\n", fam, ds, DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s tcp dport 20 %s set 0x%02x\n", fam, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s tcp sport 20 %s set 0x%02x\n", fam, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s %s 0x%02x meta l4proto tcp meta length > 512 %s set 0x%02x\n", fam, ds,
+	               DSCP_INTERACTIVE, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s %s 0x%02x meta l4proto udp meta length > 1024 %s set 0x%02x\n", fam, ds,
+	               DSCP_INTERACTIVE, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s %s 0x00 tcp flags & (syn | rst | ack) == ack meta length <= 256 %s set 0x%02x\n",
+	               fam, ds, ds, DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s %s 0x00 tcp flags & (syn | rst | ack) == ack meta length > 256 %s set 0x%02x\n",
+	               fam, ds, ds, DSCP_BULK);
+}
+
+/* "elements = { a : 1:22, … }" of one map, or nothing when empty. */
+static void inet_elem_sep(struct nat_buf *b, bool *first)
+{
+	nat_buf_printf(b, "%s", *first ? "\t\telements = { " : ",\n\t\t\t     ");
+	*first = false;
+}
+
+static void inet_maps(const struct policy *p, const struct policy_rates *r, struct nat_buf *b)
+{
+	bool first;
+	char a[64];
+	size_t n4 = 0, n6 = 0, nmac = 0;
+
+	for (size_t i = 0; i < p->n_users; i++) {
+		n4 += p->users[i].n_addrs;
+		n6 += p->users[i].n_nets6;
+		nmac += p->users[i].n_macs;
+	}
+	nat_buf_printf(b, "\t# who: a packet's user, looked up once (no rule per user); the value is\n"
+	               "\t# the user's normal-band class, which skb->priority carries to HTB\n");
+	if (n4) {
+		nat_buf_printf(b, "\tmap addr4 {\n\t\ttype ipv4_addr : classid\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_addrs; j++) {
+				inet_elem_sep(b, &first);
+				ip_str(p->users[i].addrs[j].ip, a, sizeof(a));
+				nat_buf_printf(b, "%s : 1:%u", a, band_minor(p, r->u[i].mark, 2));
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+	if (n6) {
+		nat_buf_printf(b, "\tmap addr6 {\n\t\ttype ipv6_addr : classid\n\t\tflags interval\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_nets6; j++) {
+				inet_elem_sep(b, &first);
+				nat_buf_printf(b, "%s : 1:%u", policy_net6_str(&p->users[i].nets6[j], a, sizeof(a)),
+				               band_minor(p, r->u[i].mark, 2));
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+	if (nmac) {
+		/* a MAC is seen on the way out only: it marks the connection, and
+		 * the mark finds the class both ways (privacy addresses too) */
+		nat_buf_printf(b, "\tmap mac {\n\t\ttype ether_addr : mark\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_macs; j++) {
+				inet_elem_sep(b, &first);
+				nat_buf_printf(b, "%s : %u", policy_mac_str(&p->users[i].macs[j], a, sizeof(a)),
+				               r->u[i].mark);
+			}
+		nat_buf_printf(b, " }\n\t}\n\tmap markclass {\n\t\ttype mark : classid\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			if (p->users[i].n_macs) {
+				inet_elem_sep(b, &first);
+				nat_buf_printf(b, "%u : 1:%u", r->u[i].mark, band_minor(p, r->u[i].mark, 2));
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+	/* bands: a user's normal class -> its interactive / bulk / P2P class */
+	for (unsigned band = 1; band <= n_bands(p); band++) {
+		if (band == 2)
+			continue;
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++) {
+			unsigned m = r->u[i].mark;
+
+			if (band_minor(p, m, band) == band_minor(p, m, 2))
+				continue;
+			if (first)
+				nat_buf_printf(b, "\tmap band%u {\n\t\ttype classid : classid\n", band);
+			inet_elem_sep(b, &first);
+			nat_buf_printf(b, "1:%u : 1:%u", band_minor(p, m, 2), band_minor(p, m, band));
+		}
+		if (!first)
+			nat_buf_printf(b, " }\n\t}\n");
+	}
+	if (n4 && (p->nat.features & POLICY_F_NAT)) {
+		nat_buf_printf(b, "\tset nat4 {\n\t\ttype ipv4_addr\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_addrs; j++) {
+				inet_elem_sep(b, &first);
+				ip_str(p->users[i].addrs[j].ip, a, sizeof(a));
+				nat_buf_printf(b, "%s", a);
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+}
+
+/* The IPv6 destinations a forward opens: "to ADDR6", else the user's. */
+static void fwd6_set(const struct policy *p, const struct policy_forward *fw, char *buf, size_t len)
+{
+	size_t at = 0;
+	char a[64];
+
+	buf[0] = '\0';
+	if (fw->to6.plen) {
+		policy_net6_str(&fw->to6, buf, len);
+		return;
+	}
+	if (!fw->own || fw->user == SIZE_MAX)
+		return;   /* an explicit IPv4 target: IPv4 only */
+	for (size_t j = 0; j < p->users[fw->user].n_nets6 && at + 52 < len; j++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", j ? ", " : "",
+		                       policy_net6_str(&p->users[fw->user].nets6[j], a, sizeof(a)));
+}
+
+static int render_inet(const struct policy *p, const struct policy_rates *r,
+                       const struct nat_env *env, struct nat_buf *b)
+{
+	char t[POLICY_PREFIX_MAX], ip[64];
+	unsigned f = p->nat.features;
+	const char *lan = p->nat.dev_lan, *net = p->nat.dev_net;
+	bool up = f & POLICY_F_QOS_UP, down = f & POLICY_F_QOS_DOWN;
+	bool any4 = false, any6 = false, anymac = false;
+
+	for (size_t i = 0; i < p->n_users; i++) {
+		any4 |= p->users[i].n_addrs > 0;
+		any6 |= p->users[i].n_nets6 > 0;
+		anymac |= p->users[i].n_macs > 0;
+	}
+	nat_table_name(p, t, sizeof(t));
+	nat_buf_printf(b, "#!/usr/sbin/nft -f\n# fairway nat: %s (dual stack: IPv4 NATed, IPv6 routed)\n"
+	               "# One transaction: the table is created, emptied and filled atomically;\n"
+	               "# an IPv4-only table of the same name from an earlier start goes with it.\n",
+	               p->file);
+	if (env->reset)
+		nat_buf_printf(b, "# RESET requested with --reset: the whole ruleset is flushed first\n"
+		               "flush ruleset\n");
+	nat_buf_printf(b, "table ip %s\ndelete table ip %s\ntable inet %s\ndelete table inet %s\n"
+	               "table inet %s {\n", t, t, t, t, t);
+	inet_maps(p, r, b);
+	/* prerouting (mangle): TTL / hop limit, TOS / traffic class, P2P stand-in */
+	nat_buf_printf(b, "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n");
+	if (p->nat.ttl_set)
+		nat_buf_printf(b, "\t\tiifname \"%s\" ip ttl set %u\n\t\tiifname \"%s\" ip6 hoplimit set %u\n",
+		               lan, p->nat.ttl_set, lan, p->nat.ttl_set);
+	if (f & POLICY_F_TOS) {
+		nat_buf_printf(b, "\t\t# Fair NAT's TOS rules, for IPv4 (TOS) and IPv6 (traffic class)\n");
+		inet_tos_rules(false, b);
+		inet_tos_rules(true, b);
+	}
+	if (p->nat.ipp2p) {
+		nat_buf_printf(b, "\t\t# no ipp2p in mainline kernels: demote connections past %llu bytes\n",
+		               (unsigned long long)p->nat.p2p_bytes);
+		for (int v6 = 0; v6 < 2; v6++)
+			nat_buf_printf(b, "\t\tmeta nfproto %s meta l4proto %s ct bytes > %llu %s set 0x%02x\n",
+			               v6 ? "ipv6" : "ipv4", p->nat.ipp2p_udp ? "{ tcp, udp }" : "tcp",
+			               (unsigned long long)p->nat.p2p_bytes, v6 ? "ip6 dscp" : "ip dscp", DSCP_P2P);
+	}
+	nat_buf_printf(b, "\t}\n");
+	/* IPv4 port forwards: DNAT */
+	if (f & POLICY_F_FORWARD) {
+		bool open = false;
+
+		for (size_t i = 0; i < p->n_fwds; i++) {
+			const struct policy_forward *fw = &p->fwds[i];
+			char ports[16];
+
+			if (fw->to.ip == 0)
+				continue;
+			if (!open)
+				nat_buf_printf(b, "\tchain portfwd {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+			open = true;
+			ip_str(fw->to.ip, ip, sizeof(ip));
+			port_range_str(fw, '-', ports, sizeof(ports));
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "\t\tiifname \"%s\" %s dport %s dnat ip to %s\n", net,
+					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
+		}
+		if (open)
+			nat_buf_printf(b, "\t}\n");
+	}
+	/* IPv6 is routed: what NAT gives IPv4 hosts for free (nothing reaches
+	 * them unasked) a stateful filter gives IPv6 hosts; forwards open it */
+	if (f & POLICY_F_NAT) {
+		nat_buf_printf(b, "\tchain inbound6 {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+		               "\t\t# routed, not NATed: from the Internet only what a LAN host asked for,\n"
+		               "\t\t# the ICMPv6 errors it needs, pings, and the port forwards\n"
+		               "\t\tiifname \"%s\" meta nfproto ipv6 ct state { established, related } accept\n"
+		               "\t\tiifname \"%s\" icmpv6 type { destination-unreachable, packet-too-big, "
+		               "time-exceeded, parameter-problem, echo-request } accept\n", net, net);
+		for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
+			const struct policy_forward *fw = &p->fwds[i];
+			char ports[16], set[1024];
+
+			fwd6_set(p, fw, set, sizeof(set));
+			if (set[0] == '\0')
+				continue;
+			port_range_str(fw, '-', ports, sizeof(ports));
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "\t\tiifname \"%s\" ip6 daddr { %s } %s dport %s accept\n", net, set,
+					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
+		}
+		nat_buf_printf(b, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n\t}\n", net);
+	}
+	/* forward (mangle): MSS (both families), then steering by maps */
+	nat_buf_printf(b, "\tchain steer {\n\t\ttype filter hook forward priority mangle; policy accept;\n");
+	if (p->nat.mss_clamp < 0)
+		nat_buf_printf(b, "\t\ttcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu\n");
+	else if (p->nat.mss_clamp > 0)
+		nat_buf_printf(b, "\t\ttcp flags & (syn | rst) == syn tcp option maxseg size set %d\n",
+		               p->nat.mss_clamp);
+	nat_buf_printf(b, "\t\t# neighbour discovery and router advertisements: never a user's\n"
+	               "\t\ticmpv6 type %s accept\n", nd_types);
+	if (up || down) {
+		char oifs[2 * POLICY_DEV_MAX + 16];
+
+		if (up && down)
+			snprintf(oifs, sizeof(oifs), "{ \"%s\", \"%s\" }", net, lan);
+		else
+			snprintf(oifs, sizeof(oifs), "\"%s\"", up ? net : lan);
+		if (anymac)
+			nat_buf_printf(b, "\t\tiifname \"%s\" ct mark set ether saddr map @mac\n"
+			               "\t\toifname %s meta priority set ct mark map @markclass\n", lan, oifs);
+		for (int d = 0; d < 2; d++) {
+			const char *dev = d == 0 ? net : lan;
+			const char *dir = d == 0 ? "saddr" : "daddr";
+
+			if ((d == 0 && !up) || (d == 1 && !down))
+				continue;
+			if (any4)
+				nat_buf_printf(b, "\t\toifname \"%s\" meta priority set ip %s map @addr4\n", dev, dir);
+			if (any6)
+				nat_buf_printf(b, "\t\toifname \"%s\" meta priority set ip6 %s map @addr6\n", dev, dir);
+		}
+		/* the band inside the user's class, by DSCP / traffic class */
+		for (unsigned band = 1; band <= n_bands(p); band++) {
+			static const unsigned dscp[5] = { 0, DSCP_INTERACTIVE, 0, DSCP_BULK, DSCP_P2P };
+			bool used = false;
+
+			if (band == 2)
+				continue;
+			for (size_t i = 0; i < p->n_users && !used; i++)
+				used = band_minor(p, r->u[i].mark, band) != band_minor(p, r->u[i].mark, 2);
+			if (!used)
+				continue;
+			nat_buf_printf(b, "\t\tip dscp 0x%02x meta priority set meta priority map @band%u\n"
+			               "\t\tip6 dscp 0x%02x meta priority set meta priority map @band%u\n",
+			               dscp[band], band, dscp[band], band);
+		}
+	}
+	nat_buf_printf(b, "\t}\n");
+	/* the router's own ND / RA on the LAN: its class, whatever a socket asked */
+	nat_buf_printf(b, "\tchain output {\n\t\ttype filter hook output priority mangle; policy accept;\n"
+	               "\t\toifname \"%s\" icmpv6 type %s meta priority set 1:3\n\t}\n", lan, nd_types);
+	if ((f & POLICY_F_NAT) && any4)
+		nat_buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
+		               "\t\toifname \"%s\" ip saddr @nat4 masquerade\n\t}\n", net);
+	nat_buf_printf(b, "}\n");
+	return b->err;
+}
+
 int nat_render_nft(const struct policy *p, const struct policy_rates *r,
                    const struct nat_env *env, struct nat_buf *b)
 {
 	char t[POLICY_PREFIX_MAX], ip[20];
 	unsigned f = p->nat.features;
 
+	if (policy_is_dual(p))
+		return render_inet(p, r, env, b);
 	nat_table_name(p, t, sizeof(t));
 	nat_buf_printf(b, "#!/usr/sbin/nft -f\n# fairway nat: %s\n"
 	               "# One transaction: the table is created, emptied and filled atomically.\n",
@@ -444,6 +732,16 @@ static void tc_prio(const struct policy *p, const struct nat_env *env, const cha
 	if (bands == 4)
 		nat_buf_printf(b, "filter add dev %s parent %u: protocol ip prio 3 u32 match ip tos 0x%02x 0xfc flowid %u:4\n",
 		               dev, handle, DSCP_P2P << 2, handle);
+	if (policy_is_dual(p)) {
+		/* IPv6's traffic class picks the band the same way */
+		nat_buf_printf(b, "filter add dev %s parent %u: protocol ipv6 prio 11 u32 match ip6 priority 0x%02x 0xfc flowid %u:1\n",
+		               dev, handle, DSCP_INTERACTIVE << 2, handle);
+		nat_buf_printf(b, "filter add dev %s parent %u: protocol ipv6 prio 12 u32 match ip6 priority 0x%02x 0xfc flowid %u:3\n",
+		               dev, handle, DSCP_BULK << 2, handle);
+		if (bands == 4)
+			nat_buf_printf(b, "filter add dev %s parent %u: protocol ipv6 prio 13 u32 match ip6 priority 0x%02x 0xfc flowid %u:4\n",
+			               dev, handle, DSCP_P2P << 2, handle);
+	}
 }
 
 static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
@@ -551,8 +849,28 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 	               " (RESET ignored: fairway only replaces its own table; --reset honours it)" : "");
 	nat_buf_printf(b, "# devices: LAN %s, Internet %s (MTU %u = HTB quantum)\n", p->nat.dev_lan,
 	               p->nat.dev_net, env->mtu);
+	if (policy_is_dual(p)) {
+		nat_buf_printf(b, "# dual stack: IPv4 NATed, IPv6 routed; LAN IPv6");
+		for (size_t i = 0; i < p->nat.n_lan6; i++) {
+			struct policy_net6 n = p->nat.lan6[i];
+			char a[64], net[64];
+
+			/* the router's address on the prefix, and the prefix itself */
+			n.plen = 128;
+			policy_net6_str(&n, a, sizeof(a));
+			for (unsigned bit = p->nat.lan6[i].plen; bit < 128; bit++)
+				n.a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+			policy_net6_str(&n, net, sizeof(net));
+			nat_buf_printf(b, "%s %s/%u (router %s)", i ? "," : "", net, p->nat.lan6[i].plen, a);
+		}
+		if (p->nat.n_lan6 == 0)
+			nat_buf_printf(b, " none");
+		nat_buf_printf(b, "\n");
+	}
 	nat_buf_printf(b, "# firewall: %s %s; tree: class mode %s, leaf %s, borrow %s\n",
-	               p->nat.backend == POLICY_BACKEND_NFT ? "nft table ip" : "iptables chains",
+	               p->nat.backend == POLICY_BACKEND_NFT ?
+	               (policy_is_dual(p) ? "nft table inet" : "nft table ip") :
+	               (policy_is_dual(p) ? "iptables + ip6tables chains" : "iptables chains"),
 	               p->nat.backend == POLICY_BACKEND_NFT ? t : p->nat.prefix,
 	               p->nat.class_mode == POLICY_CLASS_WONDER ? "wonder" : "default",
 	               policy_leaf_name(p->nat.leaf), p->link.borrow ? "yes" : "no");
@@ -580,14 +898,35 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 
 		snprintf(cls, sizeof(cls), "1:%u", u->mark);
 		user_addr_set(&p->users[i], set, sizeof(set));
+		for (size_t j = 0, at = strlen(set); j < p->users[i].n_nets6 + p->users[i].n_macs &&
+		     at + 52 < sizeof(set); j++) {
+			char a[64];
+
+			if (j < p->users[i].n_nets6)
+				policy_net6_str(&p->users[i].nets6[j], a, sizeof(a));
+			else
+				policy_mac_str(&p->users[i].macs[j - p->users[i].n_nets6], a, sizeof(a));
+			at += (size_t)snprintf(set + at, sizeof(set) - at, "%s%s%s", at ? ", " : "",
+			                       j < p->users[i].n_nets6 ? "" : "mac ", a);
+		}
 		nat_buf_printf(b, "# %-12s %-6s %-11llu %-11llu %-11llu %-11llu %s\n", p->users[i].name, cls,
 		               (unsigned long long)u->rate_up, (unsigned long long)u->ceil_up,
 		               (unsigned long long)u->rate_down, (unsigned long long)u->ceil_down, set);
 	}
 	for (size_t i = 0; i < p->n_fwds; i++) {
-		char ip[20];
+		char ip[1024];
 
-		ip_str(p->fwds[i].to.ip, ip, sizeof(ip));
+		if (p->fwds[i].to.ip)
+			ip_str(p->fwds[i].to.ip, ip, sizeof(ip));
+		else
+			snprintf(ip, sizeof(ip), "(no IPv4)");
+		if (policy_is_dual(p)) {
+			char set[900];
+
+			fwd6_set(p, &p->fwds[i], set, sizeof(set));
+			if (set[0])
+				snprintf(ip + strlen(ip), sizeof(ip) - strlen(ip), ", IPv6 %s (opened, not NATed)", set);
+		}
 		nat_buf_printf(b, "# forward %s%s%s %u-%u -> %s%s\n",
 		               p->fwds[i].protos & POLICY_PROTO_TCP ? "tcp" : "",
 		               p->fwds[i].protos == 3 ? "+" : "",
@@ -754,6 +1093,38 @@ int nat_read_lan(const char *dev, uint32_t *ip, unsigned *prefix)
 			rc = 0;
 			break;
 		}
+	}
+	json_decref(j);
+	return rc;
+}
+
+int nat_read_lan6(struct policy *p)
+{
+	const char *argv[] = { "ip", "-j", "-6", "addr", "show", "dev", p->nat.dev_lan, "scope", "global", NULL };
+	json_t *j = run_json(argv), *ai, *e;
+	size_t i;
+	int rc = -EADDRNOTAVAIL;
+
+	if (j == NULL || !json_is_array(j) || json_array_size(j) == 0) {
+		json_decref(j);
+		return -ENODEV;
+	}
+	ai = json_object_get(json_array_get(j, 0), "addr_info");
+	json_array_foreach(ai, i, e) {
+		const char *loc = json_string_value(json_object_get(e, "local"));
+		json_int_t pl = json_integer_value(json_object_get(e, "prefixlen"));
+		char one[96];
+
+		if (loc == NULL || pl < 16 || pl > 128)
+			continue;
+		snprintf(one, sizeof(one), "%s/%lld", loc, (long long)pl);
+		int r = policy_lan6_add(p, one, 0);
+		if (r == -ENOMEM) {
+			rc = r;
+			break;
+		}
+		if (r == 0)
+			rc = 0;
 	}
 	json_decref(j);
 	return rc;
@@ -928,6 +1299,8 @@ static char *ipt_save(const struct policy *p, const char *table)
 	return out.s ? out.s : strdup("");
 }
 
+static void proc_ipv6_forwarding(const struct policy *p);
+
 int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_env *env)
 {
 	struct dev_step steps[2];
@@ -1031,7 +1404,24 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		}
 	} else {
 		const char *a[] = { "nft", "-f", "-", NULL };
+		char t[POLICY_PREFIX_MAX];
+		const char *l6[] = { "nft", "list", "table", "inet", t, NULL };
 
+		nat_table_name(p, t, sizeof(t));
+		if (!policy_is_dual(p) && run(l6, NULL, NULL, NULL) == 0) {
+			/* an earlier dual-stack start: its table goes in the same transaction */
+			struct nat_buf both = { 0 };
+
+			nat_buf_printf(&both, "delete table inet %s\n%s", t, fw.s);
+			if (both.err) {
+				rc = both.err;
+				nat_buf_free(&both);
+				tc_rollback(p, steps, n);
+				goto out;
+			}
+			nat_buf_free(&fw);
+			fw = both;
+		}
 		if (run_logged(a, fw.s, NULL) != 0) {
 			log_err("nft refused the ruleset (nothing changed there); rolling back tc");
 			tc_rollback(p, steps, n);
@@ -1063,6 +1453,8 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		if (f)
 			fclose(f);
 	}
+	if ((p->nat.features & POLICY_F_PROC) && policy_is_dual(p))
+		proc_ipv6_forwarding(p);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(steps[i].prev_batch);
@@ -1070,6 +1462,32 @@ out:
 	free(saved_nat);
 	nat_buf_free(&fw);
 	return rc;
+}
+
+/* IPv6 forwarding on. A forwarding host ignores router advertisements
+ * unless accept_ra is 2: the uplink keeps its own (SLAAC) route that way. */
+static void proc_ipv6_forwarding(const struct policy *p)
+{
+	char path[128], cur[8] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", p->nat.dev_net);
+	f = fopen(path, "r");
+	if (f) {
+		if (fgets(cur, sizeof(cur), f) == NULL)
+			cur[0] = '\0';
+		fclose(f);
+	}
+	if (strcmp(cur, "1\n") == 0 && (f = fopen(path, "w")) != NULL) {
+		if (fputs("2\n", f) < 0)
+			log_warn("PROC: cannot set %s to 2: %s", path, strerror(errno));
+		fclose(f);
+	}
+	f = fopen("/proc/sys/net/ipv6/conf/all/forwarding", "w");
+	if (f == NULL || fputs("1\n", f) < 0)
+		log_warn("PROC: cannot enable /proc/sys/net/ipv6/conf/all/forwarding: %s", strerror(errno));
+	if (f)
+		fclose(f);
 }
 
 /* Runs (or prints) one stop command; returns its status. */
@@ -1095,9 +1513,15 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 	{
 		const char *list[] = { "nft", "list", "table", "ip", t, NULL };
 		const char *del[] = { "nft", "delete", "table", "ip", t, NULL };
+		const char *list6[] = { "nft", "list", "table", "inet", t, NULL };
+		const char *del6[] = { "nft", "delete", "table", "inet", t, NULL };
 
-		if (dry_run || run(list, NULL, NULL, NULL) == 0)
+		if (dry_run ? !policy_is_dual(p) : run(list, NULL, NULL, NULL) == 0)
 			if (stop_cmd(del, dry_run, out) != 0)
+				rc = -EIO;
+		/* the dual-stack table (a dual-stack policy, or an earlier one) */
+		if (dry_run ? policy_is_dual(p) : run(list6, NULL, NULL, NULL) == 0)
+			if (stop_cmd(del6, dry_run, out) != 0)
 				rc = -EIO;
 	}
 	/* iptables: the jumps to our chains, then the chains */
@@ -1199,7 +1623,7 @@ int nat_print_counters(const struct policy *p, const struct policy_rates *r, FIL
 	/* nft's per-user counters (first steering rule of each user) */
 	nat_table_name(p, t, sizeof(t));
 	if (p->nat.backend == POLICY_BACKEND_NFT) {
-		const char *a[] = { "nft", "-j", "list", "chain", "ip", t, "steer", NULL };
+		const char *a[] = { "nft", "-j", "list", "chain", policy_is_dual(p) ? "inet" : "ip", t, "steer", NULL };
 		json_t *j = run_json(a), *arr = json_object_get(j, "nftables"), *e;
 		size_t i;
 

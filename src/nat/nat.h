@@ -74,6 +74,10 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 /* The LAN device's first IPv4 address and prefix (`ip -j addr show DEV`).
  * -ENODEV when the device does not exist, -EADDRNOTAVAIL without IPv4. */
 int nat_read_lan(const char *dev, uint32_t *ip, unsigned *prefix);
+/* DEV_LAN's global IPv6 addresses with their prefix lengths, appended to
+ * p->nat.lan6 (`ip -j -6 addr show DEV scope global`). -ENODEV, -ENOMEM,
+ * -EADDRNOTAVAIL when it has none. */
+int nat_read_lan6(struct policy *p);
 /* A device's MTU (`ip -j link show DEV`), -ENODEV. */
 int nat_read_mtu(const char *dev, unsigned *mtu);
 

@@ -131,6 +131,8 @@ void policy_free(struct policy *p)
 			free(p->users[i].ids[j]);
 		free(p->users[i].ids);
 		free(p->users[i].addrs);
+		free(p->users[i].nets6);
+		free(p->users[i].macs);
 	}
 	for (size_t i = 0; i < p->portal.n_deny; i++)
 		free(p->portal.deny[i]);
@@ -141,6 +143,9 @@ void policy_free(struct policy *p)
 	p->portal.n_deny = 0;
 	free(p->users);
 	free(p->fwds);
+	free(p->nat.lan6);
+	p->nat.lan6 = NULL;
+	p->nat.n_lan6 = 0;
 	free(p->diags);
 	p->users = NULL;
 	p->fwds = NULL;
@@ -223,14 +228,15 @@ out:
 
 int policy_validate(struct policy *p)
 {
-	char b1[48], b2[48];
+	char b1[64], b2[64];
 	uint64_t sum_up = 0, sum_down = 0, line_up, line_down, avail_up;
 	int tip_up = 0, tip_down = 0;   /* the user whose rate tips it over */
 
 	for (size_t i = 0; i < p->n_users; i++) {
 		struct policy_user *u = &p->users[i];
 
-		if (p->format == POLICY_FMT_FAIRWAY && u->n_ids == 0 && u->n_addrs == 0)
+		if (p->format == POLICY_FMT_FAIRWAY && u->n_ids == 0 && u->n_addrs == 0 &&
+		    u->n_nets6 == 0 && u->n_macs == 0)
 			perr(p, u->line, "user %s has neither an id (portal) nor an addr (router)", u->name);
 		for (size_t j = 0; j < u->n_ids; j++)
 			for (size_t k = i; k < p->n_users; k++)
@@ -260,6 +266,42 @@ int policy_validate(struct policy *p)
 		if (u->rate_down)
 			tip_down = u->line;
 	}
+	/* IPv6 entries and MACs: one user each, no prefix overlapping another */
+	{
+		size_t classes = 0;
+
+		for (size_t i = 0; i < p->n_users; i++) {
+			struct policy_user *u = &p->users[i];
+
+			classes++;
+			for (size_t j = 0; j < u->n_nets6; j++)
+				for (size_t k = i; k < p->n_users; k++)
+					for (size_t m = (k == i ? j + 1 : 0); m < p->users[k].n_nets6; m++) {
+						const struct policy_net6 *x = &u->nets6[j], *y = &p->users[k].nets6[m];
+
+						if (!policy_net6_overlap(x, y))
+							continue;
+						policy_net6_str(x, b1, sizeof(b1));
+						policy_net6_str(y, b2, sizeof(b2));
+						if (x->plen == y->plen)
+							perr(p, y->line, "address %s is listed twice (users %s and %s; "
+							     "first at line %d)", b1, u->name, p->users[k].name, x->line);
+						else
+							perr(p, y->line, "%s overlaps %s (users %s and %s, line %d): "
+							     "an address belongs to one user only", b2, b1, p->users[k].name,
+							     u->name, x->line);
+					}
+			for (size_t j = 0; j < u->n_macs; j++)
+				for (size_t k = i; k < p->n_users; k++)
+					for (size_t m = (k == i ? j + 1 : 0); m < p->users[k].n_macs; m++)
+						if (memcmp(u->macs[j].a, p->users[k].macs[m].a, 6) == 0)
+							perr(p, p->users[k].macs[m].line, "MAC %s is listed twice (users "
+							     "%s and %s; first at line %d)", policy_mac_str(&u->macs[j], b1,
+							     sizeof(b1)), u->name, p->users[k].name, u->macs[j].line);
+		}
+		if (p->has_nat && classes > 254)
+			perr(p, 0, "%zu users: the router plane has class ids for 254", classes);
+	}
 	/* the class ids derive from the first address' last octet */
 	for (size_t i = 0; i < p->n_users; i++)
 		for (size_t k = i + 1; k < p->n_users; k++)
@@ -274,7 +316,8 @@ int policy_validate(struct policy *p)
 		struct policy_forward *f = &p->fwds[i];
 
 		if (f->to.ip == 0 && f->user != SIZE_MAX) {
-			if (p->users[f->user].n_addrs == 0 && p->users[f->user].n_ids == 0)
+			if (p->users[f->user].n_addrs == 0 && p->users[f->user].n_ids == 0 &&
+			    p->users[f->user].n_nets6 == 0)
 				perr(p, f->line, "forward in user %s needs an addr (or \"to ADDRESS\")",
 				     p->users[f->user].name);
 		}
@@ -327,7 +370,8 @@ int policy_validate(struct policy *p)
 		if (p->n_users == 0)
 			perr(p, 0, "no users: the router plane needs at least one user with an address");
 		for (size_t i = 0; i < p->n_users; i++)
-			if (p->users[i].n_addrs == 0 && p->format == POLICY_FMT_FAIRWAY)
+			if (p->users[i].n_addrs == 0 && p->users[i].n_nets6 == 0 &&
+			    p->users[i].n_macs == 0 && p->format == POLICY_FMT_FAIRWAY)
 				perr(p, p->users[i].line, "user %s has no addr: the router plane steers "
 				     "users by LAN address", p->users[i].name);
 		if (p->nat.ipp2p && p->nat.class_mode == POLICY_CLASS_WONDER)
@@ -382,6 +426,11 @@ int policy_resolve_lan(struct policy *p, uint32_t lan_ip, unsigned prefix)
 	for (size_t i = 0; i < p->n_fwds; i++) {
 		struct policy_addr *a = &p->fwds[i].to;
 
+		/* an IPv6-only forward (to ADDR6, or a user with no IPv4) has no
+		 * IPv4 target: policy_resolve_lan6 checks it */
+		if (a->ip == 0 && !a->octet_only && (p->fwds[i].to6.plen ||
+		    (p->fwds[i].user != SIZE_MAX && p->users[p->fwds[i].user].n_addrs == 0)))
+			continue;
 		if (a->ip == 0 && p->fwds[i].user != SIZE_MAX && p->users[p->fwds[i].user].n_addrs) {
 			*a = p->users[p->fwds[i].user].addrs[0];
 			a->line = p->fwds[i].line;
@@ -423,4 +472,96 @@ long policy_user_by_addr(const struct policy *p, uint32_t ip)
 			if (!p->users[i].addrs[j].octet_only && p->users[i].addrs[j].ip == ip)
 				return (long)i;
 	return -1;
+}
+
+/* ---- IPv6 -------------------------------------------------------------- */
+
+bool policy_is_dual(const struct policy *p)
+{
+	if (p->nat.n_lan6)
+		return true;
+	for (size_t i = 0; i < p->n_users; i++)
+		if (p->users[i].n_nets6 || p->users[i].n_macs)
+			return true;
+	for (size_t i = 0; i < p->n_fwds; i++)
+		if (p->fwds[i].to6.plen)
+			return true;
+	return false;
+}
+
+int policy_lan6_add(struct policy *p, const char *s, int line)
+{
+	struct policy_net6 n = { .line = line }, *v;
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	uint64_t plen;
+
+	/* the router's address has host bits: parse it as /128, then the length */
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(buf) ||
+	    !policy_parse_uint(slash + 1, 128, &plen) || plen < 16)
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(slash - s));
+	buf[slash - s] = '\0';
+	if (!policy_parse_net6(buf, &n) || (n.a[0] == 0xfe && (n.a[1] & 0xc0) == 0x80) || n.a[0] == 0xff)
+		return -EINVAL;
+	n.plen = (unsigned)plen;
+	for (size_t i = 0; i < p->nat.n_lan6; i++)
+		if (p->nat.lan6[i].plen == n.plen && policy_net6_inside(&p->nat.lan6[i], &n))
+			return 0;   /* the same prefix twice (two router addresses on it) */
+	v = realloc(p->nat.lan6, (p->nat.n_lan6 + 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	p->nat.lan6 = v;
+	p->nat.lan6[p->nat.n_lan6++] = n;
+	return 0;
+}
+
+/* One entry against the LAN prefixes; 0 or an error recorded. */
+static void check_lan6(struct policy *p, const struct policy_net6 *e, const char *who)
+{
+	char b1[64], b2[64];
+	bool in = false;
+
+	for (size_t i = 0; i < p->nat.n_lan6 && !in; i++) {
+		struct policy_net6 pfx = p->nat.lan6[i];
+
+		if (!policy_net6_inside(&pfx, e))
+			continue;
+		in = true;
+		pfx.plen = 128;
+		if (e->plen == 128 && memcmp(pfx.a, e->a, 16) == 0)
+			perr(p, e->line, "%s: %s is the router's own LAN address", who,
+			     policy_net6_str(e, b1, sizeof(b1)));
+	}
+	if (in)
+		return;
+	b2[0] = '\0';
+	for (size_t i = 0, at = 0; i < p->nat.n_lan6 && at + 50 < sizeof(b2); i++) {
+		char one[64];
+		struct policy_net6 pfx = p->nat.lan6[i];
+
+		for (unsigned bit = pfx.plen; bit < 128; bit++)
+			pfx.a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+		policy_net6_str(&pfx, one, sizeof(one));
+		at += (size_t)snprintf(b2 + at, sizeof(b2) - at, "%s%s", i ? ", " : "", one);
+	}
+	perr(p, e->line, "%s: %s is outside every LAN IPv6 prefix (%s)", who,
+	     policy_net6_str(e, b1, sizeof(b1)), p->nat.n_lan6 ? b2 : "none: set lan-net6, or give "
+	     "DEV_LAN a global IPv6 address");
+}
+
+int policy_resolve_lan6(struct policy *p)
+{
+	size_t before = p->n_errors;
+	char who[POLICY_NAME_MAX + 16];
+
+	for (size_t i = 0; i < p->n_users; i++)
+		for (size_t j = 0; j < p->users[i].n_nets6; j++) {
+			snprintf(who, sizeof(who), "user %s", p->users[i].name);
+			check_lan6(p, &p->users[i].nets6[j], who);
+		}
+	for (size_t i = 0; i < p->n_fwds; i++)
+		if (p->fwds[i].to6.plen)
+			check_lan6(p, &p->fwds[i].to6, "port forward target");
+	return p->n_errors > before ? -EINVAL : 0;
 }

@@ -3,6 +3,8 @@
 #include "policy.h"
 #include "policy_int.h"
 
+#define INI_ADDR_LIST_MAX 4096
+
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -18,6 +20,7 @@ enum gkey {
 	K_RATE_UP, K_RATE_DOWN, K_SUB, K_LOCAL, K_BORROW, K_CEIL_UP, K_CEIL_DOWN,
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
+	K_LAN_NET6,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
 	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K__COUNT
 };
@@ -40,6 +43,7 @@ static const struct {
 	[K_OVERHEAD] = { "htb-overhead", S_NAT }, [K_PREFIX] = { "prefix", S_NAT },
 	[K_P2P] = { "p2p-demote-bytes", S_NAT }, [K_LAN_NET] = { "lan-net", S_NAT },
 	[K_MTU] = { "mtu", S_NAT }, [K_IPTABLES] = { "iptables", S_NAT }, [K_TC] = { "tc", S_NAT },
+	[K_LAN_NET6] = { "lan-net6", S_NAT },
 	[K_LISTEN] = { "listen", S_PORTAL }, [K_PRIVACY] = { "privacy", S_PORTAL },
 	[K_GUEST] = { "guest", S_PORTAL }, [K_NAME] = { "name", S_PORTAL },
 	[K_CONNS_PER_IP] = { "max-conns-per-ip", S_PORTAL },
@@ -295,6 +299,29 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 		p->nat.lan_set = true;
 		break;
 	}
+	case K_LAN_NET6: {
+		/* lan-net6 = 2001:db8:1::1/64 fd00:1::1/64: the LAN's prefixes, each
+		 * given as the router's own address on it and the prefix length */
+		char buf[1024], *save = NULL, *w;
+
+		if (strlen(val) >= sizeof(buf)) {
+			perr(p, c->cur_line, "lan-net6: list too long");
+			break;
+		}
+		snprintf(buf, sizeof(buf), "%s", val);
+		for (w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save)) {
+			int rc = policy_lan6_add(p, w, c->cur_line);
+
+			if (rc != 0) {
+				if (rc == -ENOMEM)
+					c->nomem = true;
+				else
+					perr(p, c->cur_line, "lan-net6: expected the router's IPv6 address on the "
+					     "LAN with its prefix length, like 2001:db8:1::1/64, got \"%s\"", w);
+			}
+		}
+		break;
+	}
 	case K_IPTABLES:
 	case K_TC:
 		if (*val == '\0' || strpbrk(val, " \t\"'$`;|&") != NULL)
@@ -384,7 +411,11 @@ static void ini_forward(struct ini_ctx *c, struct policy_user *u, const char *va
 			f.protos = POLICY_PROTO_UDP;
 		} else if (policy_streq_ci(w, "to")) {
 			w = strtok_r(NULL, " \t", &save);
-			if (w == NULL || !policy_parse_ipv4(w, &f.to.ip))
+			if (w == NULL)
+				goto bad;
+			f.to6.line = c->cur_line;
+			if (!policy_parse_ipv4(w, &f.to.ip) &&
+			    (!policy_parse_net6(w, &f.to6) || f.to6.plen != 128))
 				goto bad;
 			f.to.line = c->cur_line;
 			if (strtok_r(NULL, " \t", &save) != NULL)
@@ -396,12 +427,82 @@ static void ini_forward(struct ini_ctx *c, struct policy_user *u, const char *va
 	}
 	if (i == 0)
 		goto bad;
+	f.own = f.to.ip == 0 && f.to6.plen == 0;
 	(void)u;
 	if (policy_add_forward(c->p, &f) != 0)
 		c->nomem = true;
 	return;
 bad:
-	perr(c->p, c->cur_line, "forward: expected PORT[-PORT] [tcp|udp] [to ADDRESS], got \"%s\"", val);
+	perr(c->p, c->cur_line, "forward: expected PORT[-PORT] [tcp|udp] [to ADDRESS] (IPv4 or IPv6), got \"%s\"", val);
+}
+
+/* One entry of an addr list: IPv4, Fair NAT's last octet, IPv6 address or
+ * prefix, or a MAC. */
+static void ini_addr_one(struct ini_ctx *c, struct policy_user *u, const char *key, const char *w)
+{
+	struct policy *p = c->p;
+	struct policy_addr a = { .line = c->cur_line };
+	struct policy_net6 n = { .line = c->cur_line };
+	struct policy_mac m = { .line = c->cur_line };
+	uint64_t o;
+	int rc = 0;
+
+	if (strcmp(key, "mac") == 0) {
+		if (!policy_parse_mac(w, &m)) {
+			perr(p, c->cur_line, "mac: expected a host's MAC like aa:bb:cc:dd:ee:ff (six hex "
+			     "pairs, not a group address), got \"%s\"", w);
+			return;
+		}
+		rc = policy_user_add_mac(u, m);
+	} else if (policy_parse_ipv4(w, &a.ip)) {
+		if ((a.ip & 255) == 0 || (a.ip & 255) == 255)
+			perr(p, c->cur_line, "addr: %s is a network or broadcast address", w);
+		rc = policy_user_add_addr(u, a);
+	} else if (policy_parse_uint(w, 254, &o) && o > 0) {
+		a.ip = (uint32_t)o;
+		a.octet_only = true;   /* Fair NAT style: last octet on the LAN */
+		rc = policy_user_add_addr(u, a);
+	} else if (policy_parse_net6(w, &n)) {
+		if (n.a[0] == 0xff)
+			perr(p, c->cur_line, "addr: %s is an IPv6 multicast address", w);
+		else if (n.a[0] == 0xfe && (n.a[1] & 0xc0) == 0x80)
+			perr(p, c->cur_line, "addr: %s is link-local: such addresses are never routed "
+			     "(use mac = to cover every address of that host)", w);
+		else if (n.plen < 16)
+			perr(p, c->cur_line, "addr: the IPv6 prefix %s is wider than /16: not a LAN's", w);
+		else
+			rc = policy_user_add_net6(u, n);
+	} else if (policy_parse_mac(w, &m)) {
+		rc = policy_user_add_mac(u, m);
+	} else if (strchr(w, '/') && strchr(w, ':')) {
+		perr(p, c->cur_line, "addr: \"%s\" is not an IPv6 prefix (ADDR/LEN, LEN 16..128, the "
+		     "bits after LEN zero, like 2001:db8:1:42::/64)", w);
+		return;
+	} else {
+		perr(p, c->cur_line, "addr: expected an IPv4 address (or a last octet 1..254), an IPv6 "
+		     "address or prefix, or a MAC, got \"%s\"", w);
+		return;
+	}
+	if (rc != 0)
+		c->nomem = true;
+}
+
+/* addr = A, B C ... (commas or blanks; the key may repeat); mac = likewise. */
+static void ini_addr_list(struct ini_ctx *c, struct policy_user *u, const char *key, const char *val)
+{
+	char buf[INI_ADDR_LIST_MAX], *save = NULL, *w;
+	int n = 0;
+
+	if (strlen(val) >= sizeof(buf)) {
+		perr(c->p, c->cur_line, "%s: list longer than %zu characters: split it over several "
+		     "%s = lines", key, sizeof(buf) - 1, key);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save), n++)
+		ini_addr_one(c, u, key, w);
+	if (n == 0)
+		perr(c->p, c->cur_line, "%s: empty list", key);
 }
 
 static void ini_user(struct ini_ctx *c, const char *name, const char *val)
@@ -417,22 +518,8 @@ static void ini_user(struct ini_ctx *c, const char *name, const char *val)
 			c->nomem = true;
 		return;
 	}
-	if (strcmp(name, "addr") == 0) {
-		struct policy_addr a = { .line = c->cur_line };
-		uint64_t o;
-
-		if (policy_parse_ipv4(val, &a.ip)) {
-			if ((a.ip & 255) == 0 || (a.ip & 255) == 255)
-				perr(p, c->cur_line, "addr: %s is a network or broadcast address", val);
-		} else if (policy_parse_uint(val, 254, &o) && o > 0) {
-			a.ip = (uint32_t)o;
-			a.octet_only = true;   /* Fair NAT style: last octet on the LAN */
-		} else {
-			perr(p, c->cur_line, "addr: expected an IPv4 address (or a last octet 1..254), got \"%s\"", val);
-			return;
-		}
-		if (policy_user_add_addr(u, a) != 0)
-			c->nomem = true;
+	if (strcmp(name, "addr") == 0 || strcmp(name, "mac") == 0) {
+		ini_addr_list(c, u, name, val);
 		return;
 	}
 	if (strcmp(name, "forward") == 0) {
@@ -448,7 +535,7 @@ static void ini_user(struct ini_ctx *c, const char *name, const char *val)
 	else if (strcmp(name, "ceil-down") == 0)
 		dst = &u->ceil_down;
 	if (dst == NULL) {
-		perr(p, c->cur_line, "unknown key \"%s\" in [user %s] (expected id, addr, rate-up, "
+		perr(p, c->cur_line, "unknown key \"%s\" in [user %s] (expected id, addr, mac, rate-up, "
 		     "ceil-up, rate-down, ceil-down or forward)", name, u->name);
 		return;
 	}

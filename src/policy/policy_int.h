@@ -41,6 +41,8 @@ unsigned policy_feature_word(const char *w, bool *ipt);
 struct policy_user *policy_add_user(struct policy *p, const char *name, int line);
 int policy_user_add_addr(struct policy_user *u, struct policy_addr a);
 int policy_user_add_id(struct policy_user *u, const char *id);  /* copies id */
+int policy_user_add_net6(struct policy_user *u, struct policy_net6 n);
+int policy_user_add_mac(struct policy_user *u, struct policy_mac m);
 int policy_add_forward(struct policy *p, const struct policy_forward *f);
 
 /* ---- LAN addresses (policy_addr.c) ---- */

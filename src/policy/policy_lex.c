@@ -105,6 +105,28 @@ int policy_user_add_addr(struct policy_user *u, struct policy_addr a)
 	return 0;
 }
 
+int policy_user_add_net6(struct policy_user *u, struct policy_net6 n)
+{
+	struct policy_net6 *v = realloc(u->nets6, (u->n_nets6 + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	u->nets6 = v;
+	u->nets6[u->n_nets6++] = n;
+	return 0;
+}
+
+int policy_user_add_mac(struct policy_user *u, struct policy_mac m)
+{
+	struct policy_mac *v = realloc(u->macs, (u->n_macs + 1) * sizeof(*v));
+
+	if (v == NULL)
+		return -ENOMEM;
+	u->macs = v;
+	u->macs[u->n_macs++] = m;
+	return 0;
+}
+
 int policy_user_add_id(struct policy_user *u, const char *id)
 {
 	char **n = realloc(u->ids, (u->n_ids + 1) * sizeof(*n));

@@ -243,6 +243,19 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 		if (ur->ceil_down < ur->rate_down)
 			ur->ceil_down = ur->rate_down;
 		ur->mark = u->n_addrs ? (u->addrs[0].ip & 255) * MARK_OFFSET : 0;
+		if (u->n_addrs == 0 && (u->n_nets6 || u->n_macs)) {
+			/* no IPv4 to name the class: the first octet nobody's first
+			 * IPv4 address ends in and no earlier such user took */
+			for (unsigned o = 1; o <= 254 && ur->mark == 0; o++) {
+				bool used = false;
+
+				for (size_t k = 0; k < p->n_users && !used; k++)
+					used = (p->users[k].n_addrs && (p->users[k].addrs[0].ip & 255) == o) ||
+					       (k < i && r->u[k].mark == o * MARK_OFFSET);
+				if (!used)
+					ur->mark = o * MARK_OFFSET;
+			}
+		}
 		r->users_up += ur->rate_up;
 		r->users_down += ur->rate_down;
 	}
