@@ -344,6 +344,18 @@ int cmd_nat(int argc, char **argv)
 		printf("%s", sum.s);
 		printf("### %s\n%s", p.nat.backend == POLICY_BACKEND_NFT ? "nft -f -" :
 		       (o.reset ? "iptables-restore" : "iptables-restore --noflush"), fw.s);
+		if (p.nat.backend == POLICY_BACKEND_IPTABLES && policy_is_dual(&p)) {
+			struct nat_buf fw6 = { 0 };
+
+			nat_render_ip6tables(&p, &r, &env, &fw6);
+			if (fw6.err) {
+				nat_buf_free(&fw6);
+				ret = EXIT_RUNTIME;
+				goto out;
+			}
+			printf("### %s\n%s", o.reset ? "ip6tables-restore" : "ip6tables-restore --noflush", fw6.s);
+			nat_buf_free(&fw6);
+		}
 		printf("### tc -batch -  (after \"tc qdisc del dev DEV root\" when a previous fairway "
 		       "tree is there)\n%s", tc.s ? tc.s : "");
 		if (p.nat.features & POLICY_F_PROC)

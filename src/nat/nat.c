@@ -565,33 +565,69 @@ static void ipt_tos_rules(const char *c, struct nat_buf *b)
 	    c, DSCP_INTERACTIVE, DSCP_BULK, c, DSCP_INTERACTIVE, DSCP_BULK, c, DSCP_INTERACTIVE, c, DSCP_BULK);
 }
 
-static void ipt_steer(const struct policy *p, const struct policy_rates *r, enum dir d,
-                      const char *chain, struct nat_buf *b)
+/* One match's CLASSIFY rules: the normal band, then the DSCP bands. */
+static void ipt_classify(const struct policy *p, const char *chain, const char *dev, const char *match,
+                         const char *name, enum dir d, unsigned m, struct nat_buf *b)
+{
+	nat_buf_printf(b, "-A %s -o %s %s -m comment --comment \"%s %s\" -j CLASSIFY --set-class 1:%u\n",
+	               chain, dev, match, name, d == DIR_UP ? "up" : "down", band_minor(p, m, 2));
+	if (band_minor(p, m, 1) == band_minor(p, m, 2))
+		return;
+	nat_buf_printf(b, "-A %s -o %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
+	               chain, dev, match, DSCP_INTERACTIVE, band_minor(p, m, 1));
+	nat_buf_printf(b, "-A %s -o %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
+	               chain, dev, match, DSCP_BULK, band_minor(p, m, 3));
+	if (p->nat.ipp2p)
+		nat_buf_printf(b, "-A %s -o %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
+		               chain, dev, match, DSCP_P2P, band_minor(p, m, 4));
+}
+
+/* MAC users: the host's frames mark the connection (CONNMARK), the mark
+ * classifies both ways; address rules after these win. */
+static void ipt_mac_marks(const struct policy *p, const struct policy_rates *r, const char *chain,
+                          struct nat_buf *b)
+{
+	char mac[24];
+
+	for (size_t i = 0; i < p->n_users; i++)
+		for (size_t j = 0; j < p->users[i].n_macs; j++)
+			nat_buf_printf(b, "-A %s -i %s -m mac --mac-source %s -j CONNMARK --set-mark %u\n", chain,
+			               p->nat.dev_lan, policy_mac_str(&p->users[i].macs[j], mac, sizeof(mac)),
+			               r->u[i].mark);
+}
+
+/* v6: false = the IPv4 addresses (iptables), true = the IPv6 entries (ip6tables). */
+static void ipt_steer_fam(const struct policy *p, const struct policy_rates *r, enum dir d,
+                          const char *chain, bool v6, struct nat_buf *b)
 {
 	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
 	const char *opt = d == DIR_UP ? "-s" : "-d";
 
 	for (size_t i = 0; i < p->n_users; i++) {
 		unsigned m = r->u[i].mark;
+		char match[96], ip[64];
 
-		for (size_t a = 0; a < p->users[i].n_addrs; a++) {
-			char ip[20];
-
+		if (p->users[i].n_macs) {
+			snprintf(match, sizeof(match), "-m connmark --mark %u", m);
+			ipt_classify(p, chain, dev, match, p->users[i].name, d, m, b);
+		}
+		for (size_t a = 0; !v6 && a < p->users[i].n_addrs; a++) {
 			ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
-			nat_buf_printf(b, "-A %s -o %s %s %s -m comment --comment \"%s %s\" -j CLASSIFY --set-class 1:%u\n",
-			               chain, dev, opt, ip, p->users[i].name, d == DIR_UP ? "up" : "down",
-			               band_minor(p, m, 2));
-			if (band_minor(p, m, 1) == band_minor(p, m, 2))
-				continue;
-			nat_buf_printf(b, "-A %s -o %s %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
-			               chain, dev, opt, ip, DSCP_INTERACTIVE, band_minor(p, m, 1));
-			nat_buf_printf(b, "-A %s -o %s %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
-			               chain, dev, opt, ip, DSCP_BULK, band_minor(p, m, 3));
-			if (p->nat.ipp2p)
-				nat_buf_printf(b, "-A %s -o %s %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
-				               chain, dev, opt, ip, DSCP_P2P, band_minor(p, m, 4));
+			snprintf(match, sizeof(match), "%s %s", opt, ip);
+			ipt_classify(p, chain, dev, match, p->users[i].name, d, m, b);
+		}
+		for (size_t a = 0; v6 && a < p->users[i].n_nets6; a++) {
+			snprintf(match, sizeof(match), "%s %s", opt,
+			         policy_net6_str(&p->users[i].nets6[a], ip, sizeof(ip)));
+			ipt_classify(p, chain, dev, match, p->users[i].name, d, m, b);
 		}
 	}
+}
+
+static void ipt_steer(const struct policy *p, const struct policy_rates *r, enum dir d,
+                      const char *chain, struct nat_buf *b)
+{
+	ipt_steer_fam(p, r, d, chain, false, b);
 }
 
 int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
@@ -632,6 +668,8 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 	else if (p->nat.mss_clamp > 0)
 		nat_buf_printf(b, "-A %s -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss %d\n", fwd,
 		               p->nat.mss_clamp);
+	if (f & (POLICY_F_QOS_UP | POLICY_F_QOS_DOWN))
+		ipt_mac_marks(p, r, fwd, b);
 	if (f & POLICY_F_QOS_UP)
 		ipt_steer(p, r, DIR_UP, fwd, b);
 	if (f & POLICY_F_QOS_DOWN)
@@ -649,6 +687,8 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 		const struct policy_forward *fw = &p->fwds[i];
 		char ports[16];
 
+		if (fw->to.ip == 0)
+			continue;   /* IPv6 only: ip6tables opens it */
 		ip_str(fw->to.ip, ip, sizeof(ip));
 		port_range_str(fw, ':', ports, sizeof(ports));
 		for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
@@ -664,6 +704,126 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 	nat_buf_printf(b, "COMMIT\n");
 	if (env->reset)
 		nat_buf_printf(b, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+	return b->err;
+}
+
+/* ---- ip6tables-restore (dual stack, iptables backend) ------------------ */
+
+void nat_ip6tables_cmd(const struct policy *p, char *out, size_t len)
+{
+	/* iptables -> ip6tables, iptables-legacy -> ip6tables-legacy,
+	 * /usr/sbin/iptables-nft -> /usr/sbin/ip6tables-nft */
+	const char *base = strrchr(p->nat.iptables, '/');
+	size_t dir = base ? (size_t)(base + 1 - p->nat.iptables) : 0;
+
+	base = p->nat.iptables + dir;
+	if (strncmp(base, "iptables", 8) == 0)
+		snprintf(out, len, "%.*sip6%s", (int)dir, p->nat.iptables, base + 2);
+	else
+		snprintf(out, len, "ip6tables");
+}
+
+int nat_render_ip6tables(const struct policy *p, const struct policy_rates *r,
+                         const struct nat_env *env, struct nat_buf *b)
+{
+	const char *P = p->nat.prefix, *net = p->nat.dev_net;
+	unsigned f = p->nat.features;
+	char pre[64], fwd[64], in6[64], ports[16], set[64];
+
+	snprintf(pre, sizeof(pre), "%s_PREROUTING", P);
+	snprintf(fwd, sizeof(fwd), "%s_FORWARD", P);
+	snprintf(in6, sizeof(in6), "%s_INBOUND", P);
+	nat_buf_printf(b, "# fairway nat: %s — IPv6, routed (no nat table)\n# ip6tables-restore %s\n",
+	               p->file, env->reset ? "(RESET requested with --reset: tables flushed)" : "--noflush");
+	nat_buf_printf(b, "*mangle\n");
+	if (env->reset)
+		nat_buf_printf(b, ":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+		               ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+	nat_buf_printf(b, ":%s - [0:0]\n:%s - [0:0]\n", pre, fwd);
+	if (env->reset || !(env->jumps_present6 & NAT_JUMP_MANGLE_PRE))
+		nat_buf_printf(b, "-A PREROUTING -j %s\n", pre);
+	if (env->reset || !(env->jumps_present6 & NAT_JUMP_MANGLE_FWD))
+		nat_buf_printf(b, "-A FORWARD -j %s\n", fwd);
+	if (p->nat.ttl_set)
+		nat_buf_printf(b, "-A %s -i %s -j HL --hl-set %u\n", pre, p->nat.dev_lan, p->nat.ttl_set);
+	if (f & POLICY_F_TOS) {
+		struct nat_buf t = { 0 };
+
+		/* the same rules; ICMPv6 for ICMP, the traffic class for TOS */
+		ipt_tos_rules(pre, &t);
+		if (t.s) {
+			for (char *l = t.s, *e; *l; l = e + 1) {
+				e = strchr(l, '\n');
+				if (e == NULL)
+					break;
+				const char *rest = l + 3 + strlen(pre);   /* after "-A <chain>" */
+
+				if (strncmp(rest, " -p icmp ", 9) == 0)
+					nat_buf_printf(b, "-A %s -p ipv6-icmp %.*s\n", pre, (int)(e - (rest + 9)), rest + 9);
+				else
+					nat_buf_printf(b, "%.*s\n", (int)(e - l), l);
+			}
+		}
+		b->err = b->err ? b->err : t.err;
+		nat_buf_free(&t);
+	}
+	if (p->nat.ipp2p)
+		nat_buf_printf(b, "-A %s -p %s -m connbytes --connbytes %llu: --connbytes-dir both "
+		               "--connbytes-mode bytes -j DSCP --set-dscp 0x%02x\n", pre,
+		               p->nat.ipp2p_udp ? "all" : "tcp", (unsigned long long)p->nat.p2p_bytes + 1,
+		               DSCP_P2P);
+	if (p->nat.mss_clamp < 0)
+		nat_buf_printf(b, "-A %s -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n", fwd);
+	else if (p->nat.mss_clamp > 0)
+		nat_buf_printf(b, "-A %s -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss %d\n", fwd,
+		               p->nat.mss_clamp);
+	/* neighbour discovery is never forwarded; nothing of it reaches a user's class */
+	if (f & (POLICY_F_QOS_UP | POLICY_F_QOS_DOWN))
+		ipt_mac_marks(p, r, fwd, b);
+	if (f & POLICY_F_QOS_UP)
+		ipt_steer_fam(p, r, DIR_UP, fwd, true, b);
+	if (f & POLICY_F_QOS_DOWN)
+		ipt_steer_fam(p, r, DIR_DOWN, fwd, true, b);
+	nat_buf_printf(b, "COMMIT\n");
+	if (!(f & POLICY_F_NAT))
+		return b->err;
+	/* what NAT gives IPv4 hosts, a stateful filter gives IPv6 ones */
+	nat_buf_printf(b, "*filter\n");
+	if (env->reset)
+		nat_buf_printf(b, ":INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+	nat_buf_printf(b, ":%s - [0:0]\n", in6);
+	if (env->reset || !(env->jumps_present6 & NAT_JUMP_FILTER_FWD))
+		nat_buf_printf(b, "-A FORWARD -j %s\n", in6);
+	nat_buf_printf(b, "-A %s -i %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", in6, net);
+	for (unsigned t = 0; t < 5; t++) {
+		static const char *const types[5] = { "destination-unreachable", "packet-too-big",
+		                                      "time-exceeded", "parameter-problem", "echo-request" };
+
+		nat_buf_printf(b, "-A %s -i %s -p ipv6-icmp --icmpv6-type %s -j ACCEPT\n", in6, net, types[t]);
+	}
+	for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
+		const struct policy_forward *fw = &p->fwds[i];
+		const struct policy_net6 *dst;
+		size_t n;
+
+		if (fw->to6.plen) {
+			dst = &fw->to6;
+			n = 1;
+		} else if (fw->own && fw->user != SIZE_MAX) {
+			dst = p->users[fw->user].nets6;
+			n = p->users[fw->user].n_nets6;
+		} else {
+			continue;
+		}
+		port_range_str(fw, ':', ports, sizeof(ports));
+		for (size_t k = 0; k < n; k++)
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "-A %s -i %s -d %s -p %s --dport %s -j ACCEPT\n", in6, net,
+					               policy_net6_str(&dst[k], set, sizeof(set)),
+					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
+	}
+	nat_buf_printf(b, "-A %s -i %s -j DROP\nCOMMIT\n", in6, net);
 	return b->err;
 }
 
@@ -1285,18 +1445,41 @@ static bool ipt_has_chain(const char *dump, const char *chain)
 	return false;
 }
 
-static char *ipt_save(const struct policy *p, const char *table)
+static int stop_cmd(const char *const argv[], bool dry_run, FILE *out);
+
+static char *ipt_save_cmd(const char *base, const char *table)
 {
 	char cmd[POLICY_PATH_MAX + 8];
 	const char *a[] = { cmd, "-t", table, NULL };
 	struct nat_buf out = { 0 };
 
-	snprintf(cmd, sizeof(cmd), "%s-save", p->nat.iptables);
+	snprintf(cmd, sizeof(cmd), "%s-save", base);
 	if (run(a, NULL, &out, NULL) != 0) {
 		nat_buf_free(&out);
 		return NULL;
 	}
 	return out.s ? out.s : strdup("");
+}
+
+static char *ipt_save(const struct policy *p, const char *table)
+{
+	return ipt_save_cmd(p->nat.iptables, table);
+}
+
+/* Removes one hook's jumps to chain, then the chain (or prints that). */
+static int ipt_drop_chain(const char *cmd, const char *table, const char *hook, const char *chain,
+                          const char *dump, bool dry_run, FILE *out)
+{
+	const char *del[] = { cmd, "-w", "-t", table, "-D", hook, "-j", chain, NULL };
+	const char *fl[] = { cmd, "-w", "-t", table, "-F", chain, NULL };
+	const char *x[] = { cmd, "-w", "-t", table, "-X", chain, NULL };
+
+	if (!dry_run && !ipt_has_chain(dump, chain))
+		return 0;
+	for (int k = 0; k < 16 && stop_cmd(del, dry_run, out) == 0 && !dry_run; k++)
+		;
+	stop_cmd(fl, dry_run, out);
+	return stop_cmd(x, dry_run, out) != 0 ? -EIO : 0;
 }
 
 static void proc_ipv6_forwarding(const struct policy *p);
@@ -1306,7 +1489,10 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 	struct dev_step steps[2];
 	size_t n = 0;
 	struct nat_buf fw = { 0 };
-	char *saved_mangle = NULL, *saved_nat = NULL;
+	char *saved_mangle = NULL, *saved_nat = NULL, *saved6_mangle = NULL, *saved6_filter = NULL;
+	struct nat_buf fw6 = { 0 };
+	char cmd6[POLICY_PATH_MAX + 16];
+	bool v6ipt = p->nat.backend == POLICY_BACKEND_IPTABLES && policy_is_dual(p);
 	char what[64], path[POLICY_PATH_MAX + 64], cmd[POLICY_PATH_MAX + 16];
 	int rc = 0;
 
@@ -1353,6 +1539,24 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		                     (ipt_has_jump(saved_nat, "PREROUTING", pre) ? NAT_JUMP_NAT_PRE : 0) |
 		                     (ipt_has_jump(saved_nat, "POSTROUTING", post) ? NAT_JUMP_NAT_POST : 0);
 		rc = nat_render_iptables(p, r, env, &fw);
+		if (rc == 0 && v6ipt) {
+			char in6[64];
+
+			nat_ip6tables_cmd(p, cmd6, sizeof(cmd6));
+			saved6_mangle = ipt_save_cmd(cmd6, "mangle");
+			saved6_filter = ipt_save_cmd(cmd6, "filter");
+			if (saved6_mangle == NULL || saved6_filter == NULL) {
+				log_err("%s-save failed: is %s installed and the kernel's ip6_tables loaded?",
+				        cmd6, cmd6);
+				rc = -ENOENT;
+				goto out;
+			}
+			snprintf(in6, sizeof(in6), "%s_INBOUND", p->nat.prefix);
+			env->jumps_present6 = (ipt_has_jump(saved6_mangle, "PREROUTING", pre) ? NAT_JUMP_MANGLE_PRE : 0) |
+			                      (ipt_has_jump(saved6_mangle, "FORWARD", fwd) ? NAT_JUMP_MANGLE_FWD : 0) |
+			                      (ipt_has_jump(saved6_filter, "FORWARD", in6) ? NAT_JUMP_FILTER_FWD : 0);
+			rc = nat_render_ip6tables(p, r, env, &fw6);
+		}
 	} else {
 		rc = nat_render_nft(p, r, env, &fw);
 	}
@@ -1401,6 +1605,24 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 			tc_rollback(p, steps, n);
 			rc = -EIO;
 			goto out;
+		}
+		if (v6ipt) {
+			char cmd6r[POLICY_PATH_MAX + 24];
+			const char *a6[] = { cmd6r, env->reset ? NULL : "--noflush", NULL };
+			const char *r4[] = { cmd, NULL }, *r6[] = { cmd6r, NULL };
+
+			snprintf(cmd6r, sizeof(cmd6r), "%s-restore", cmd6);
+			if (run_logged(a6, fw6.s, NULL) != 0) {
+				log_err("IPv6 firewall rules refused; restoring the previous tables (both "
+				        "families) and tc trees");
+				run_logged(r6, saved6_mangle, NULL);
+				run_logged(r6, saved6_filter, NULL);
+				run_logged(r4, saved_mangle, NULL);
+				run_logged(r4, saved_nat, NULL);
+				tc_rollback(p, steps, n);
+				rc = -EIO;
+				goto out;
+			}
 		}
 	} else {
 		const char *a[] = { "nft", "-f", "-", NULL };
@@ -1460,7 +1682,10 @@ out:
 		free(steps[i].prev_batch);
 	free(saved_mangle);
 	free(saved_nat);
+	free(saved6_mangle);
+	free(saved6_filter);
 	nat_buf_free(&fw);
+	nat_buf_free(&fw6);
 	return rc;
 }
 
@@ -1554,6 +1779,31 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 				stop_cmd(fl, dry_run, out);
 				if (stop_cmd(x, dry_run, out) != 0)
 					rc = -EIO;
+			}
+			free(dump);
+		}
+	}
+	/* ip6tables (dual stack on the iptables backend): mangle and the inbound guard */
+	if (dry_run ? policy_is_dual(p) && p->nat.backend == POLICY_BACKEND_IPTABLES : true) {
+		char cmd6[POLICY_PATH_MAX + 16], chain[64];
+		static const char *const tabs6[2] = { "mangle", "filter" };
+
+		nat_ip6tables_cmd(p, cmd6, sizeof(cmd6));
+		for (int ti = 0; ti < 2; ti++) {
+			char *dump = dry_run ? NULL : ipt_save_cmd(cmd6, tabs6[ti]);
+
+			if (!dry_run && (dump == NULL || strstr(dump, p->nat.prefix) == NULL)) {
+				free(dump);
+				continue;
+			}
+			if (ti == 0) {
+				snprintf(chain, sizeof(chain), "%s_PREROUTING", p->nat.prefix);
+				rc = ipt_drop_chain(cmd6, "mangle", "PREROUTING", chain, dump, dry_run, out) ? -EIO : rc;
+				snprintf(chain, sizeof(chain), "%s_FORWARD", p->nat.prefix);
+				rc = ipt_drop_chain(cmd6, "mangle", "FORWARD", chain, dump, dry_run, out) ? -EIO : rc;
+			} else {
+				snprintf(chain, sizeof(chain), "%s_INBOUND", p->nat.prefix);
+				rc = ipt_drop_chain(cmd6, "filter", "FORWARD", chain, dump, dry_run, out) ? -EIO : rc;
 			}
 			free(dump);
 		}

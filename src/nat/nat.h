@@ -47,11 +47,13 @@ struct nat_env {
 	/* iptables only: the jumps from the built-in chains already exist
 	 * (so a second start does not add them twice). Bits: NAT_JUMP_* */
 	unsigned jumps_present;
+	unsigned jumps_present6;   /* the same for ip6tables (dual stack) */
 };
 
 enum {
 	NAT_JUMP_MANGLE_PRE = 1, NAT_JUMP_MANGLE_FWD = 2,
 	NAT_JUMP_NAT_PRE = 4, NAT_JUMP_NAT_POST = 8,
+	NAT_JUMP_FILTER_FWD = 16,   /* ip6tables: FORWARD -> <PREFIX>_INBOUND */
 };
 
 /* The nft table name: the prefix in lower case ("fairway", "fairnat"). */
@@ -63,6 +65,14 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
                    const struct nat_env *env, struct nat_buf *out);
 int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
                         const struct nat_env *env, struct nat_buf *out);
+/* Dual stack on the iptables backend: the IPv6 half for ip6tables-restore
+ * (mangle: TOS / traffic class, MSS, steering; filter: the inbound guard
+ * the port forwards open). */
+int nat_render_ip6tables(const struct policy *p, const struct policy_rates *r,
+                         const struct nat_env *env, struct nat_buf *out);
+/* The ip6tables flavour beside p->nat.iptables (iptables-legacy ->
+ * ip6tables-legacy). */
+void nat_ip6tables_cmd(const struct policy *p, char *out, size_t len);
 int nat_render_tc(const struct policy *p, const struct policy_rates *r,
                   const struct nat_env *env, struct nat_buf *out);
 /* The human summary `info` and `--dry-run` start with. */

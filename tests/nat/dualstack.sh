@@ -11,7 +11,7 @@
 # class on both devices (tc -s class show), and nobody else's; the dual
 # user's IPv4 lands in the same class as its IPv6; IPv6 is routed, not
 # NATed (the WAN sees the LAN address); inbound IPv6 is refused except the
-# port forward; a v6 address outside the LAN prefix is refused with exit 2
+# port forward — on both backends (nft inet table; iptables + ip6tables); a v6 address outside the LAN prefix is refused with exit 2
 # before anything is touched; stop removes the table and the trees.
 # Prints "N passed, N failed" last; exit status non-zero on any failure.
 set -u
@@ -111,13 +111,21 @@ out=$(r "$FW" nat start "$TMP/dup6.ini" 2>&1); rc=$?
 check "one v6 address in two users: exit 2, named" bash -c "test $rc = 2 && grep -q 'address 2001:db8:1::12 is listed twice' <<<'$out'"
 check "  ... nothing was touched (no table, no htb)" bash -c "! ip netns exec $RTR nft list table inet $TABLE >/dev/null 2>&1 && ! ip netns exec $RTR tc qdisc show dev r-wan | grep -q htb"
 
+run_backend() { # nft | iptables
+BK=$1 POL=$TMP/policy-$1.ini
+sed "s/^leaf = pfifo$/leaf = pfifo\nbackend = $1/" "$TMP/policy.ini" >"$POL"
+r sysctl -qw net.ipv6.conf.all.forwarding=0
 # 1. start
-r "$FW" nat start "$TMP/policy.ini" >"$TMP/start.out" 2>&1; rc=$?
-check "start exits 0" test $rc = 0 || cat "$TMP/start.out"
-check "nft table inet $TABLE with maps addr4, addr6" bash -c "ip netns exec $RTR nft list table inet $TABLE | grep -q 'map addr6' && ip netns exec $RTR nft list table inet $TABLE | grep -q 'map addr4'"
+r "$FW" nat start "$POL" >"$TMP/start.out" 2>&1; rc=$?
+check "[$BK] start exits 0" test $rc = 0 || cat "$TMP/start.out"
+if [ "$BK" = nft ]; then
+	check "nft table inet $TABLE with maps addr4, addr6" bash -c "ip netns exec $RTR nft list table inet $TABLE | grep -q 'map addr6' && ip netns exec $RTR nft list table inet $TABLE | grep -q 'map addr4'"
+else
+	check "ip6tables chains ${PREFIX}_FORWARD and ${PREFIX}_INBOUND" bash -c "ip netns exec $RTR ip6tables -t mangle -S ${PREFIX}_FORWARD | grep -q CLASSIFY && ip netns exec $RTR ip6tables -S ${PREFIX}_INBOUND | grep -q DROP"
+fi
 check "FEATURES proc turned IPv6 forwarding on" test "$(r sysctl -n net.ipv6.conf.all.forwarding)" = 1
-V6=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$TMP/policy.ini" 2>/dev/null | awk '$2 == "v6only" && $3 ~ /^1:/ { print $3 }'); V6=${V6#1:}
-DU=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$TMP/policy.ini" 2>/dev/null | awk '$2 == "dual" && $3 ~ /^1:/ { print $3 }'); DU=${DU#1:}
+V6=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "v6only" && $3 ~ /^1:/ { print $3 }'); V6=${V6#1:}
+DU=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "dual" && $3 ~ /^1:/ { print $3 }'); DU=${DU#1:}
 check "info shows both users' classes ($V6, $DU)" test -n "$V6" -a -n "$DU"
 
 # 2. ping6 from the v6-only user: its interactive class, both ways
@@ -159,7 +167,7 @@ s.bind(("::", 2222)); s.listen(4)
 t=socket.socket(socket.AF_INET6); t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 t.bind(("::", 2223)); t.listen(4)
 import time; time.sleep(30)' &
-PIDS+=($!)
+LPID=$!
 sleep 0.3
 conn() { ip netns exec $WAN python3 -c '
 import socket,sys
@@ -170,11 +178,16 @@ check "inbound IPv6 to the forwarded port 2222 of dual: open" test "$(conn 2001:
 check "inbound IPv6 to an unforwarded port 2223: refused" test "$(conn 2001:db8:1::12 2223)" = closed
 check "inbound IPv6 to v6only (no forward): refused" test "$(conn 2001:db8:1::11 2222)" = closed
 
+kill $LPID 2>/dev/null; wait $LPID 2>/dev/null
 # 6. stop
-r "$FW" nat stop "$TMP/policy.ini" >/dev/null 2>&1; rc=$?
+r "$FW" nat stop "$POL" >/dev/null 2>&1; rc=$?
 check "stop exits 0" test $rc = 0
-check "  ... the inet table is gone" bash -c "! ip netns exec $RTR nft list table inet $TABLE >/dev/null 2>&1"
+check "  ... the inet table and the ip6tables chains are gone" bash -c "! ip netns exec $RTR nft list table inet $TABLE >/dev/null 2>&1 && ! ip netns exec $RTR ip6tables -t mangle -S ${PREFIX}_FORWARD >/dev/null 2>&1 && ! ip netns exec $RTR ip6tables -S ${PREFIX}_INBOUND >/dev/null 2>&1"
 check "  ... the htb trees are gone" bash -c "! ip netns exec $RTR tc qdisc show dev r-wan | grep -q htb && ! ip netns exec $RTR tc qdisc show dev r-lan | grep -q htb"
+
+}
+run_backend nft
+run_backend iptables
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
