@@ -470,9 +470,20 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 	/* the router's own ND / RA on the LAN: its class, whatever a socket asked */
 	nat_buf_printf(b, "\tchain output {\n\t\ttype filter hook output priority mangle; policy accept;\n"
 	               "\t\toifname \"%s\" icmpv6 type %s meta priority set 1:3\n\t}\n", lan, nd_types);
-	if ((f & POLICY_F_NAT) && any4)
-		nat_buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n"
-		               "\t\toifname \"%s\" ip saddr @nat4 masquerade\n\t}\n", net);
+	if ((f & POLICY_F_NAT) && (any4 || anymac)) {
+		nat_buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+		if (any4)
+			nat_buf_printf(b, "\t\toifname \"%s\" ip saddr @nat4 masquerade\n", net);
+		if (anymac) {
+			/* a MAC user's IPv4, whatever address DHCP gave it: by its mark */
+			nat_buf_printf(b, "\t\toifname \"%s\" meta nfproto ipv4 ct mark {", net);
+			for (size_t i = 0, k = 0; i < p->n_users; i++)
+				if (p->users[i].n_macs)
+					nat_buf_printf(b, "%s %u", k++ ? "," : "", r->u[i].mark);
+			nat_buf_printf(b, " } masquerade\n");
+		}
+		nat_buf_printf(b, "\t}\n");
+	}
 	nat_buf_printf(b, "}\n");
 	return b->err;
 }
@@ -701,6 +712,10 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 			ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
 			nat_buf_printf(b, "-A %s -o %s -s %s -j MASQUERADE\n", post, p->nat.dev_net, ip);
 		}
+	for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
+		if (p->users[i].n_macs)   /* a MAC user's IPv4, by its connection mark */
+			nat_buf_printf(b, "-A %s -o %s -m connmark --mark %u -j MASQUERADE\n", post,
+			               p->nat.dev_net, r->u[i].mark);
 	nat_buf_printf(b, "COMMIT\n");
 	if (env->reset)
 		nat_buf_printf(b, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");

@@ -46,6 +46,13 @@ ip -n $RTR route add 2001:db8:3::/64 via 2001:db8:2::2
 ip -n $WAN addr add 2001:db8:2::2/64 dev w-in nodad
 ip -n $WAN addr add 2001:db8:3::2/128 dev lo
 ip -n $WAN route add 2001:db8:1::/64 via 2001:db8:2::1
+# a third host on the LAN, known by its MAC only (a macvlan beside lan0)
+ip -n $LAN link add mv0 link lan0 address 02:00:00:00:00:99 type macvlan mode bridge
+ip -n $LAN addr add 2001:db8:1::99/64 dev mv0 nodad
+ip -n $LAN addr add 10.200.1.99/24 dev mv0
+ip -n $LAN link set mv0 up
+ip -n $LAN route add default via 2001:db8:1::1 dev mv0 metric 2048
+ip -n $LAN route add default via 10.200.1.1 dev mv0 metric 2048
 r sysctl -qw net.ipv6.conf.all.forwarding=0
 
 cat >"$TMP/policy.ini" <<INI
@@ -63,6 +70,8 @@ addr = 2001:db8:1::11
 [user dual]
 addr = 10.200.1.12, 2001:db8:1::12
 forward = 2222 tcp
+[user phone]
+mac = 02:00:00:00:00:99
 INI
 # a prefix outside the LAN (the router's r-lan is 2001:db8:1::/64)
 sed 's/^addr = 2001:db8:1::11$/addr = 2001:db8:9::11/' "$TMP/policy.ini" >"$TMP/outside6.ini"
@@ -81,7 +90,7 @@ user_bytes() { # DEV MARK -> bytes over the user's band classes
 	done
 	echo $s
 }
-tcp_send() { # SRC DST PORT BYTES: a TCP upload from LAN to WAN; prints bytes received
+tcp_send() { # SRC DST PORT BYTES [DEV]: a TCP upload from LAN to WAN; prints bytes received and the peer
 	ip netns exec $WAN python3 -c '
 import socket,sys
 s=socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,8 +105,11 @@ print(n, a[0])' "$3" >"$TMP/recv.out" &
 	sleep 0.3
 	ip netns exec $LAN python3 -c '
 import socket,sys
-s=socket.create_connection((sys.argv[2], int(sys.argv[3])), timeout=20, source_address=(sys.argv[1], 0))
-s.sendall(b"x" * int(sys.argv[4])); s.close()' "$1" "$2" "$3" "$4"
+fam = socket.AF_INET6 if ":" in sys.argv[2] else socket.AF_INET
+s = socket.socket(fam); s.settimeout(20)
+if len(sys.argv) > 5: s.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, sys.argv[5].encode())
+s.bind((sys.argv[1], 0)); s.connect((sys.argv[2], int(sys.argv[3])))
+s.sendall(b"x" * int(sys.argv[4])); s.close()' "$1" "$2" "$3" "$4" ${5:-}
 	wait $spid
 	cat "$TMP/recv.out"
 }
@@ -126,7 +138,8 @@ fi
 check "FEATURES proc turned IPv6 forwarding on" test "$(r sysctl -n net.ipv6.conf.all.forwarding)" = 1
 V6=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "v6only" && $3 ~ /^1:/ { print $3 }'); V6=${V6#1:}
 DU=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "dual" && $3 ~ /^1:/ { print $3 }'); DU=${DU#1:}
-check "info shows both users' classes ($V6, $DU)" test -n "$V6" -a -n "$DU"
+PH=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "phone" && $3 ~ /^1:/ { print $3 }'); PH=${PH#1:}
+check "info shows the users' classes ($V6, $DU, $PH)" test -n "$V6" -a -n "$DU" -a -n "$PH"
 
 # 2. ping6 from the v6-only user: its interactive class, both ways
 u0=$(class_bytes r-wan 1:$((V6 + 1))); d0=$(class_bytes r-lan 1:$((V6 + 1)))
@@ -179,6 +192,20 @@ check "inbound IPv6 to an unforwarded port 2223: refused" test "$(conn 2001:db8:
 check "inbound IPv6 to v6only (no forward): refused" test "$(conn 2001:db8:1::11 2222)" = closed
 
 kill $LPID 2>/dev/null; wait $LPID 2>/dev/null
+
+# 5b. the host known by its MAC: IPv6 (a privacy-like address nobody listed) and IPv4
+p0=$(class_bytes r-wan 1:$((PH + 1))); q0=$(class_bytes r-lan 1:$((PH + 1)))
+ip netns exec $LAN ping -6 -q -c 10 -i 0.05 -s 1000 -I mv0 2001:db8:3::2 >/dev/null 2>&1
+check "ping6 from the MAC-only host gets through" test $? = 0
+ip netns exec $LAN ping -q -c 10 -i 0.05 -s 1000 -I mv0 10.200.3.2 >/dev/null 2>&1
+p1=$(class_bytes r-wan 1:$((PH + 1))); q1=$(class_bytes r-lan 1:$((PH + 1)))
+check "  ... its v6 and v4 requests in phone's class 1:$((PH + 1)) on r-wan ($((p1 - p0)) bytes)" test $((p1 - p0)) -ge 20000
+check "  ... the replies too (the connection's mark) on r-lan ($((q1 - q0)) bytes)" test $((q1 - q0)) -ge 20000
+p0=$(user_bytes r-wan "$PH")
+got=$(tcp_send 10.200.1.99 10.200.3.2 7003 300000 mv0)
+p1=$(user_bytes r-wan "$PH")
+check "TCP over IPv4 from the MAC-only host: in its classes ($((p1 - p0)) bytes)" bash -c "test '${got%% *}' = 300000 && test $((p1 - p0)) -ge 300000"
+check "  ... and NATed, its address never listed ($got)" test "${got#* }" = ::ffff:10.200.2.1
 # 6. stop
 r "$FW" nat stop "$POL" >/dev/null 2>&1; rc=$?
 check "stop exits 0" test $rc = 0
