@@ -141,6 +141,14 @@ DU=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "d
 PH=$(r "$FW" nat info --lan-net 10.200.1.1/24 "$POL" 2>/dev/null | awk '$2 == "phone" && $3 ~ /^1:/ { print $3 }'); PH=${PH#1:}
 check "info shows the users' classes ($V6, $DU, $PH)" test -n "$V6" -a -n "$DU" -a -n "$PH"
 
+# start twice = once (without counters)
+snap() { { r nft list ruleset 2>/dev/null | sed -E 's/packets [0-9]+ bytes [0-9]+//'; r ip6tables-save 2>/dev/null | grep -v '^#' | sed -E 's/\[[0-9]+:[0-9]+\]//'
+           r tc qdisc show dev r-wan; r tc class show dev r-wan; r tc class show dev r-lan; } 2>&1; }
+snap >"$TMP/snap1"
+r "$FW" nat start "$POL" >/dev/null 2>&1
+snap >"$TMP/snap2"
+check "[$BK] start twice = once" cmp -s "$TMP/snap1" "$TMP/snap2"
+
 # 2. ping6 from the v6-only user: its interactive class, both ways
 u0=$(class_bytes r-wan 1:$((V6 + 1))); d0=$(class_bytes r-lan 1:$((V6 + 1)))
 o0=$(user_bytes r-wan "$DU")
@@ -215,6 +223,17 @@ check "  ... the htb trees are gone" bash -c "! ip netns exec $RTR tc qdisc show
 }
 run_backend nft
 run_backend iptables
+
+# from dual stack to IPv4 only and back, on nft: one table of the name at a time
+grep -v -e '^addr = 2001' -e '^mac =' -e '^\[user v6only\]' -e '^\[user phone\]' "$TMP/policy.ini" |
+	sed 's/, 2001:db8:1::12$//' >"$TMP/v4.ini"
+r "$FW" nat start "$TMP/policy-nft.ini" >/dev/null 2>&1
+r "$FW" nat start "$TMP/v4.ini" >"$TMP/v4.out" 2>&1; rc=$?
+check "dual -> IPv4-only start exits 0" test $rc = 0 || cat "$TMP/v4.out"
+check "  ... table ip $TABLE in, table inet $TABLE gone" bash -c "ip netns exec $RTR nft list table ip $TABLE >/dev/null && ! ip netns exec $RTR nft list table inet $TABLE >/dev/null 2>&1"
+r "$FW" nat start "$TMP/policy-nft.ini" >/dev/null 2>&1; rc=$?
+check "IPv4-only -> dual: table inet in, table ip gone" bash -c "test $rc = 0 && ip netns exec $RTR nft list table inet $TABLE >/dev/null && ! ip netns exec $RTR nft list table ip $TABLE >/dev/null 2>&1"
+r "$FW" nat stop "$TMP/policy-nft.ini" >/dev/null 2>&1
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
