@@ -17,6 +17,11 @@
  * to the class id (nft `meta priority set 1:21`, iptables `CLASSIFY`),
  * which HTB follows. Fair NAT's TOS rules set the DSCP that picks the band.
  *
+ * Dual stack (policy_is_dual: a user with IPv6 or a MAC): one `inet`
+ * table instead, steering by maps (addr4, addr6 intervals, MAC -> ct mark
+ * -> class; DSCP / traffic class -> band), IPv6 routed behind a stateful
+ * inbound chain the port forwards open; iptables backend: ip6tables beside.
+ *
  * The render functions are pure (text out). nat_apply/nat_stop/nat_info run
  * `nft`, `iptables-restore`, `tc` and `ip`; they touch only fairway's own
  * table (or FAIRWAY_* chains and the jumps to them) and the root qdiscs of

@@ -1,9 +1,15 @@
 /* policy — users, rates, ceilings, forwards: one model for both planes.
  *
  * The portal plane groups SSB identities (`@…=.ed25519`) into users; the
- * router plane (`fairway nat`) groups LAN IPv4 addresses. Both share the
+ * router plane (`fairway nat`) groups LAN addresses: IPv4 (Fair NAT's),
+ * IPv6 addresses and prefixes, and MACs (dual stack). Both share the
  * link settings (Fair NAT's RATE_*, RATE_SUB_PERCENT, RATE_LOCAL_PERCENT,
  * BORROW) and the per-user rate / ceiling per direction.
+ *
+ * Modules: policy.c (this model: init, load, validate, resolve),
+ * policy_ini.c and policy_fairnat.c (the readers), policy_rate.c (units
+ * and Fair NAT's arithmetic), policy_lex.c / policy_addr.c (lexers,
+ * addresses); policy_int.h is what they share.
  *
  * Two readers fill the same struct policy:
  *   - fairway's own INI file (inih), sections [portal], [nat], [user NAME];
