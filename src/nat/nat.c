@@ -1893,7 +1893,7 @@ int nat_print_counters(const struct policy *p, const struct policy_rates *r, FIL
 		size_t i;
 
 		if (arr)
-			fprintf(out, "nft table ip %s, chain steer:\n", t);
+			fprintf(out, "nft table %s %s, chain steer:\n", policy_is_dual(p) ? "inet" : "ip", t);
 		json_array_foreach(arr, i, e) {
 			json_t *rule = json_object_get(e, "rule"), *x;
 			const char *c = json_string_value(json_object_get(rule, "comment"));
