@@ -372,8 +372,8 @@ int cmd_nat(int argc, char **argv)
 	else if (rc != 0)
 		ret = EXIT_RUNTIME;
 	else
-		log_info("started: %zu users on %s (up) and %s (down)", p.n_users, p.nat.dev_net,
-		         p.nat.dev_lan);
+		log_info("started: %zu users on %s%s (up) and %s (down)", p.n_users, p.nat.dev_net,
+		         p.nat.n_more ? " and more uplinks" : "", p.nat.dev_lan);
 out:
 	nat_buf_free(&sum);
 	nat_buf_free(&fw);

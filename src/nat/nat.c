@@ -96,6 +96,46 @@ void nat_table_name(const struct policy *p, char *out, size_t len)
 	out[i] = '\0';
 }
 
+/* The uplinks: dev_net, then the ones after it (dev-net = ppp0 wwan0). */
+static size_t n_uplinks(const struct policy *p)
+{
+	return 1 + p->nat.n_more;
+}
+
+static const char *uplink_dev(const struct policy *p, size_t i)
+{
+	return i == 0 ? p->nat.dev_net : p->nat.more[i - 1].dev;
+}
+
+/* The uplinks as an nft name match: "ppp0", or { "ppp0", "wwan0" }. */
+static const char *nft_nets(const struct policy *p, char *buf, size_t len)
+{
+	size_t at;
+
+	if (p->nat.n_more == 0) {
+		snprintf(buf, len, "\"%s\"", p->nat.dev_net);
+		return buf;
+	}
+	at = (size_t)snprintf(buf, len, "{ \"%s\"", p->nat.dev_net);
+	for (size_t k = 0; k < p->nat.n_more && at < len; k++)
+		at += (size_t)snprintf(buf + at, len - at, ", \"%s\"", p->nat.more[k].dev);
+	if (at < len)
+		snprintf(buf + at, len - at, " }");
+	return buf;
+}
+
+/* An uplink's own rates: the policy computed with that line's upload. */
+static int uplink_rates(const struct policy *p, size_t i, struct policy_rates *out)
+{
+	struct policy q = *p;   /* shallow: policy_compute only reads */
+
+	if (i > 0) {
+		q.link.rate_up = p->nat.more[i - 1].rate_up;
+		q.link.ceil_user_up = 0;
+	}
+	return policy_compute(&q, POLICY_PLANE_ROUTER, out);
+}
+
 static unsigned n_bands(const struct policy *p)
 {
 	return p->nat.ipp2p ? 4 : 3;
@@ -169,21 +209,26 @@ static void nft_steer(const struct policy *p, const struct policy_rates *r, enum
 {
 	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
 	const char *match = d == DIR_UP ? "ip saddr" : "ip daddr";
+	char oif[200];
 
+	if (d == DIR_UP)
+		nft_nets(p, oif, sizeof(oif));
+	else
+		snprintf(oif, sizeof(oif), "\"%s\"", dev);
 	nat_buf_printf(b, "\t\t# %s: users into their HTB class on %s (skb->priority = class id)\n",
-	               d == DIR_UP ? "upload" : "download", dev);
+	               d == DIR_UP ? "upload" : "download", d == DIR_UP && p->nat.n_more ? oif : dev);
 	for (size_t i = 0; i < p->n_users; i++) {
 		const struct policy_user *u = &p->users[i];
 		unsigned m = r->u[i].mark;
 		char set[1024];
 
 		user_addr_set(u, set, sizeof(set));
-		nat_buf_printf(b, "\t\toifname \"%s\" %s { %s } counter meta priority set 1:%u comment \"%s %s\"\n",
-		               dev, match, set, band_minor(p, m, 2), u->name, d == DIR_UP ? "up" : "down");
+		nat_buf_printf(b, "\t\toifname %s %s { %s } counter meta priority set 1:%u comment \"%s %s\"\n",
+		               oif, match, set, band_minor(p, m, 2), u->name, d == DIR_UP ? "up" : "down");
 		if (band_minor(p, m, 1) == band_minor(p, m, 2))
 			continue;   /* sfq: PRIO picks the band */
-		nat_buf_printf(b, "\t\toifname \"%s\" %s { %s } meta priority set ip dscp map { 0x%02x : 1:%u, 0x%02x : 1:%u",
-		               dev, match, set, DSCP_INTERACTIVE, band_minor(p, m, 1), DSCP_BULK,
+		nat_buf_printf(b, "\t\toifname %s %s { %s } meta priority set ip dscp map { 0x%02x : 1:%u, 0x%02x : 1:%u",
+		               oif, match, set, DSCP_INTERACTIVE, band_minor(p, m, 1), DSCP_BULK,
 		               band_minor(p, m, 3));
 		if (p->nat.ipp2p)
 			nat_buf_printf(b, ", 0x%02x : 1:%u", DSCP_P2P, band_minor(p, m, 4));
@@ -334,7 +379,8 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 {
 	char t[POLICY_PREFIX_MAX], ip[64];
 	unsigned f = p->nat.features;
-	const char *lan = p->nat.dev_lan, *net = p->nat.dev_net;
+	const char *lan = p->nat.dev_lan;
+	char net[200];   /* "ppp0" or { "ppp0", "wwan0" }, quoted for nft */
 	bool up = f & POLICY_F_QOS_UP, down = f & POLICY_F_QOS_DOWN;
 	bool any4 = false, any6 = false, anymac = false;
 
@@ -343,6 +389,7 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 		any6 |= p->users[i].n_nets6 > 0;
 		anymac |= p->users[i].n_macs > 0;
 	}
+	nft_nets(p, net, sizeof(net));
 	nat_table_name(p, t, sizeof(t));
 	nat_buf_printf(b, "#!/usr/sbin/nft -f\n# fairway nat: %s (dual stack: IPv4 NATed, IPv6 routed)\n"
 	               "# One transaction: the table is created, emptied and filled atomically;\n"
@@ -390,7 +437,7 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 			port_range_str(fw, '-', ports, sizeof(ports));
 			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
 				if (fw->protos & pr)
-					nat_buf_printf(b, "\t\tiifname \"%s\" %s dport %s dnat ip to %s\n", net,
+					nat_buf_printf(b, "\t\tiifname %s %s dport %s dnat ip to %s\n", net,
 					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
 		}
 		if (open)
@@ -402,8 +449,8 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 		nat_buf_printf(b, "\tchain inbound6 {\n\t\ttype filter hook forward priority filter; policy accept;\n"
 		               "\t\t# routed, not NATed: from the Internet only what a LAN host asked for,\n"
 		               "\t\t# the ICMPv6 errors it needs, pings, and the port forwards\n"
-		               "\t\tiifname \"%s\" meta nfproto ipv6 ct state { established, related } accept\n"
-		               "\t\tiifname \"%s\" icmpv6 type { destination-unreachable, packet-too-big, "
+		               "\t\tiifname %s meta nfproto ipv6 ct state { established, related } accept\n"
+		               "\t\tiifname %s icmpv6 type { destination-unreachable, packet-too-big, "
 		               "time-exceeded, parameter-problem, echo-request } accept\n", net, net);
 		for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
 			const struct policy_forward *fw = &p->fwds[i];
@@ -415,10 +462,10 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 			port_range_str(fw, '-', ports, sizeof(ports));
 			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
 				if (fw->protos & pr)
-					nat_buf_printf(b, "\t\tiifname \"%s\" ip6 daddr { %s } %s dport %s accept\n", net, set,
+					nat_buf_printf(b, "\t\tiifname %s ip6 daddr { %s } %s dport %s accept\n", net, set,
 					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
 		}
-		nat_buf_printf(b, "\t\tiifname \"%s\" meta nfproto ipv6 drop\n\t}\n", net);
+		nat_buf_printf(b, "\t\tiifname %s meta nfproto ipv6 drop\n\t}\n", net);
 	}
 	/* forward (mangle): MSS (both families), then steering by maps */
 	nat_buf_printf(b, "\tchain steer {\n\t\ttype filter hook forward priority mangle; policy accept;\n");
@@ -430,25 +477,28 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 	nat_buf_printf(b, "\t\t# neighbour discovery and router advertisements: never a user's\n"
 	               "\t\ticmpv6 type %s accept\n", nd_types);
 	if (up || down) {
-		char oifs[2 * POLICY_DEV_MAX + 16];
+		char oifs[256];
 
 		if (up && down)
-			snprintf(oifs, sizeof(oifs), "{ \"%s\", \"%s\" }", net, lan);
+			snprintf(oifs, sizeof(oifs), "{ %.*s, \"%s\" }", (int)(p->nat.n_more ?
+			         strlen(net) - 4 : strlen(net)), p->nat.n_more ? net + 2 : net, lan);
 		else
-			snprintf(oifs, sizeof(oifs), "\"%s\"", up ? net : lan);
+			snprintf(oifs, sizeof(oifs), up ? "%s" : "\"%s\"", up ? net : lan);
 		if (anymac)
 			nat_buf_printf(b, "\t\tiifname \"%s\" ct mark set ether saddr map @mac\n"
 			               "\t\toifname %s meta priority set ct mark map @markclass\n", lan, oifs);
 		for (int d = 0; d < 2; d++) {
-			const char *dev = d == 0 ? net : lan;
+			char dev[200];
+
+			snprintf(dev, sizeof(dev), d == 0 ? "%s" : "\"%s\"", d == 0 ? net : lan);
 			const char *dir = d == 0 ? "saddr" : "daddr";
 
 			if ((d == 0 && !up) || (d == 1 && !down))
 				continue;
 			if (any4)
-				nat_buf_printf(b, "\t\toifname \"%s\" meta priority set ip %s map @addr4\n", dev, dir);
+				nat_buf_printf(b, "\t\toifname %s meta priority set ip %s map @addr4\n", dev, dir);
 			if (any6)
-				nat_buf_printf(b, "\t\toifname \"%s\" meta priority set ip6 %s map @addr6\n", dev, dir);
+				nat_buf_printf(b, "\t\toifname %s meta priority set ip6 %s map @addr6\n", dev, dir);
 		}
 		/* the band inside the user's class, by DSCP / traffic class */
 		for (unsigned band = 1; band <= n_bands(p); band++) {
@@ -473,10 +523,10 @@ static int render_inet(const struct policy *p, const struct policy_rates *r,
 	if ((f & POLICY_F_NAT) && (any4 || anymac)) {
 		nat_buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
 		if (any4)
-			nat_buf_printf(b, "\t\toifname \"%s\" ip saddr @nat4 masquerade\n", net);
+			nat_buf_printf(b, "\t\toifname %s ip saddr @nat4 masquerade\n", net);
 		if (anymac) {
 			/* a MAC user's IPv4, whatever address DHCP gave it: by its mark */
-			nat_buf_printf(b, "\t\toifname \"%s\" meta nfproto ipv4 ct mark {", net);
+			nat_buf_printf(b, "\t\toifname %s meta nfproto ipv4 ct mark {", net);
 			for (size_t i = 0, k = 0; i < p->n_users; i++)
 				if (p->users[i].n_macs)
 					nat_buf_printf(b, "%s %u", k++ ? "," : "", r->u[i].mark);
@@ -494,8 +544,11 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 	char t[POLICY_PREFIX_MAX], ip[20];
 	unsigned f = p->nat.features;
 
+	char nets[200];
+
 	if (policy_is_dual(p))
 		return render_inet(p, r, env, b);
+	nft_nets(p, nets, sizeof(nets));
 	nat_table_name(p, t, sizeof(t));
 	nat_buf_printf(b, "#!/usr/sbin/nft -f\n# fairway nat: %s\n"
 	               "# One transaction: the table is created, emptied and filled atomically.\n",
@@ -527,7 +580,7 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 			port_range_str(fw, '-', ports, sizeof(ports));
 			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
 				if (fw->protos & pr)
-					nat_buf_printf(b, "\t\tiifname \"%s\" %s dport %s dnat to %s\n", p->nat.dev_net,
+					nat_buf_printf(b, "\t\tiifname %s %s dport %s dnat to %s\n", nets,
 					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
 		}
 		nat_buf_printf(b, "\t}\n");
@@ -550,7 +603,7 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 			char set[1024];
 
 			user_addr_set(&p->users[i], set, sizeof(set));
-			nat_buf_printf(b, "\t\toifname \"%s\" ip saddr { %s } masquerade\n", p->nat.dev_net, set);
+			nat_buf_printf(b, "\t\toifname %s ip saddr { %s } masquerade\n", nets, set);
 		}
 		nat_buf_printf(b, "\t}\n");
 	}
@@ -611,10 +664,12 @@ static void ipt_mac_marks(const struct policy *p, const struct policy_rates *r, 
 static void ipt_steer_fam(const struct policy *p, const struct policy_rates *r, enum dir d,
                           const char *chain, bool v6, struct nat_buf *b)
 {
-	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
 	const char *opt = d == DIR_UP ? "-s" : "-d";
 
+	/* upload: the same rules on every uplink */
+	for (size_t up = 0; up < (d == DIR_UP ? n_uplinks(p) : 1); up++)
 	for (size_t i = 0; i < p->n_users; i++) {
+		const char *dev = d == DIR_UP ? uplink_dev(p, up) : p->nat.dev_lan;
 		unsigned m = r->u[i].mark;
 		char match[96], ip[64];
 
@@ -702,20 +757,23 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 			continue;   /* IPv6 only: ip6tables opens it */
 		ip_str(fw->to.ip, ip, sizeof(ip));
 		port_range_str(fw, ':', ports, sizeof(ports));
-		for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
-			if (fw->protos & pr)
-				nat_buf_printf(b, "-A %s -i %s -p %s --dport %s -j DNAT --to-destination %s\n", pre,
-				               p->nat.dev_net, pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
+		for (size_t up = 0; up < n_uplinks(p); up++)
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "-A %s -i %s -p %s --dport %s -j DNAT --to-destination %s\n", pre,
+					               uplink_dev(p, up), pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
 	}
-	for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
-		for (size_t a = 0; a < p->users[i].n_addrs; a++) {
-			ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
-			nat_buf_printf(b, "-A %s -o %s -s %s -j MASQUERADE\n", post, p->nat.dev_net, ip);
-		}
-	for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
-		if (p->users[i].n_macs)   /* a MAC user's IPv4, by its connection mark */
-			nat_buf_printf(b, "-A %s -o %s -m connmark --mark %u -j MASQUERADE\n", post,
-			               p->nat.dev_net, r->u[i].mark);
+	for (size_t up = 0; up < n_uplinks(p); up++) {
+		for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
+			for (size_t a = 0; a < p->users[i].n_addrs; a++) {
+				ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
+				nat_buf_printf(b, "-A %s -o %s -s %s -j MASQUERADE\n", post, uplink_dev(p, up), ip);
+			}
+		for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
+			if (p->users[i].n_macs)   /* a MAC user's IPv4, by its connection mark */
+				nat_buf_printf(b, "-A %s -o %s -m connmark --mark %u -j MASQUERADE\n", post,
+				               uplink_dev(p, up), r->u[i].mark);
+	}
 	nat_buf_printf(b, "COMMIT\n");
 	if (env->reset)
 		nat_buf_printf(b, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
@@ -809,36 +867,41 @@ int nat_render_ip6tables(const struct policy *p, const struct policy_rates *r,
 	nat_buf_printf(b, ":%s - [0:0]\n", in6);
 	if (env->reset || !(env->jumps_present6 & NAT_JUMP_FILTER_FWD))
 		nat_buf_printf(b, "-A FORWARD -j %s\n", in6);
-	nat_buf_printf(b, "-A %s -i %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", in6, net);
-	for (unsigned t = 0; t < 5; t++) {
-		static const char *const types[5] = { "destination-unreachable", "packet-too-big",
-		                                      "time-exceeded", "parameter-problem", "echo-request" };
+	for (size_t up = 0; up < n_uplinks(p); up++) {
+		net = uplink_dev(p, up);
+		nat_buf_printf(b, "-A %s -i %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", in6, net);
+		for (unsigned t = 0; t < 5; t++) {
+			static const char *const types[5] = { "destination-unreachable", "packet-too-big",
+			                                      "time-exceeded", "parameter-problem", "echo-request" };
 
-		nat_buf_printf(b, "-A %s -i %s -p ipv6-icmp --icmpv6-type %s -j ACCEPT\n", in6, net, types[t]);
-	}
-	for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
-		const struct policy_forward *fw = &p->fwds[i];
-		const struct policy_net6 *dst;
-		size_t n;
-
-		if (fw->to6.plen) {
-			dst = &fw->to6;
-			n = 1;
-		} else if (fw->own && fw->user != SIZE_MAX) {
-			dst = p->users[fw->user].nets6;
-			n = p->users[fw->user].n_nets6;
-		} else {
-			continue;
+			nat_buf_printf(b, "-A %s -i %s -p ipv6-icmp --icmpv6-type %s -j ACCEPT\n", in6, net, types[t]);
 		}
-		port_range_str(fw, ':', ports, sizeof(ports));
-		for (size_t k = 0; k < n; k++)
-			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
-				if (fw->protos & pr)
-					nat_buf_printf(b, "-A %s -i %s -d %s -p %s --dport %s -j ACCEPT\n", in6, net,
-					               policy_net6_str(&dst[k], set, sizeof(set)),
-					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
+		for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
+			const struct policy_forward *fw = &p->fwds[i];
+			const struct policy_net6 *dst;
+			size_t n;
+
+			if (fw->to6.plen) {
+				dst = &fw->to6;
+				n = 1;
+			} else if (fw->own && fw->user != SIZE_MAX) {
+				dst = p->users[fw->user].nets6;
+				n = p->users[fw->user].n_nets6;
+			} else {
+				continue;
+			}
+			port_range_str(fw, ':', ports, sizeof(ports));
+			for (size_t k = 0; k < n; k++)
+				for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+					if (fw->protos & pr)
+						nat_buf_printf(b, "-A %s -i %s -d %s -p %s --dport %s -j ACCEPT\n", in6, net,
+						               policy_net6_str(&dst[k], set, sizeof(set)),
+						               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
+		}
 	}
-	nat_buf_printf(b, "-A %s -i %s -j DROP\nCOMMIT\n", in6, net);
+	for (size_t up = 0; up < n_uplinks(p); up++)
+		nat_buf_printf(b, "-A %s -i %s -j DROP\n", in6, uplink_dev(p, up));
+	nat_buf_printf(b, "COMMIT\n");
 	return b->err;
 }
 
@@ -920,9 +983,8 @@ static void tc_prio(const struct policy *p, const struct nat_env *env, const cha
 }
 
 static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
-                          const struct nat_env *env, enum dir d, struct nat_buf *b)
+                          const struct nat_env *env, enum dir d, const char *dev, struct nat_buf *b)
 {
-	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
 	uint64_t dev_rate = d == DIR_UP ? r->line_up : r->lan;
 	uint64_t local = d == DIR_UP ? r->local_up : r->local_down;
 	uint64_t local_ceil = d == DIR_UP ? r->line_up : r->lan;
@@ -999,10 +1061,23 @@ int nat_render_tc(const struct policy *p, const struct policy_rates *r,
 {
 	nat_buf_printf(b, "# fairway nat: %s — tc -batch; rates in bytes/s (\"bps\"), class ids as in "
 	               "Fair NAT: user 1:<first octet × 10>\n", p->file);
-	if (p->nat.features & POLICY_F_QOS_UP)
-		render_tc_dev(p, r, env, DIR_UP, b);
+	for (size_t up = 0; (p->nat.features & POLICY_F_QOS_UP) && up < n_uplinks(p); up++) {
+		struct policy_rates rr;
+
+		if (up == 0) {
+			render_tc_dev(p, r, env, DIR_UP, p->nat.dev_net, b);
+			continue;
+		}
+		/* another uplink: its own tree, each user's share of that line */
+		if (uplink_rates(p, up, &rr) != 0) {
+			b->err = -ENOMEM;
+			break;
+		}
+		render_tc_dev(p, &rr, env, DIR_UP, uplink_dev(p, up), b);
+		policy_rates_free(&rr);
+	}
 	if (p->nat.features & POLICY_F_QOS_DOWN)
-		render_tc_dev(p, r, env, DIR_DOWN, b);
+		render_tc_dev(p, r, env, DIR_DOWN, p->nat.dev_lan, b);
 	return b->err;
 }
 
@@ -1022,8 +1097,27 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 	nat_buf_printf(b, "# features: %s%s\n", policy_feature_names(p->nat.features, f, sizeof(f)),
 	               (p->nat.features & POLICY_F_RESET) && !env->reset ?
 	               " (RESET ignored: fairway only replaces its own table; --reset honours it)" : "");
-	nat_buf_printf(b, "# devices: LAN %s, Internet %s (MTU %u = HTB quantum)\n", p->nat.dev_lan,
-	               p->nat.dev_net, env->mtu);
+	nat_buf_printf(b, "# devices: LAN %s, Internet %s", p->nat.dev_lan, p->nat.dev_net);
+	for (size_t up = 1; up < n_uplinks(p); up++)
+		nat_buf_printf(b, ", %s", uplink_dev(p, up));
+	nat_buf_printf(b, " (MTU %u = HTB quantum)\n", env->mtu);
+	for (size_t up = 1; up < n_uplinks(p); up++) {
+		/* each further uplink: its own tree, the users' shares of its line */
+		struct policy_rates rr;
+		char u1[48], u2[48], u3[48], u4[48];
+
+		if (uplink_rates(p, up, &rr) != 0) {
+			b->err = -ENOMEM;
+			return b->err;
+		}
+		nat_buf_printf(b, "# uplink %s: upload line %s - %u%% = %s; router %s; %zu users x %s\n",
+		               uplink_dev(p, up),
+		               policy_rate_str(p->nat.more[up - 1].rate_up, u1, sizeof(u1)), p->link.sub_percent,
+		               policy_rate_str(rr.line_up, u2, sizeof(u2)),
+		               policy_rate_str(rr.local_up, u3, sizeof(u3)), p->n_users,
+		               policy_rate_str(rr.user_up, u4, sizeof(u4)));
+		policy_rates_free(&rr);
+	}
 	if (policy_is_dual(p)) {
 		nat_buf_printf(b, "# dual stack: IPv4 NATed, IPv6 routed; LAN IPv6");
 		for (size_t i = 0; i < p->nat.n_lan6; i++) {
@@ -1057,9 +1151,13 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 		               policy_rate_str(r->line_up, r2, sizeof(r2)),
 		               policy_rate_str(r->local_up, r3, sizeof(r3)), p->link.local_percent,
 		               p->n_users, policy_rate_str(r->user_up, r4, sizeof(r4)));
+		uint64_t down = p->link.rate_down;   /* several uplinks: what all bring in */
+
+		for (size_t up = 1; up < n_uplinks(p); up++)
+			down += p->nat.more[up - 1].rate_down;
 		nat_buf_printf(b, "# download: line %s - %u%% = %s; %zu users x %s; LAN %s, router gets "
 		               "LAN - users = %s (quirk Q6)\n",
-		               policy_rate_str(p->link.rate_down, r1, sizeof(r1)), p->link.sub_percent,
+		               policy_rate_str(down, r1, sizeof(r1)), p->link.sub_percent,
 		               policy_rate_str(r->line_down, r2, sizeof(r2)), p->n_users,
 		               policy_rate_str(r->user_down, r3, sizeof(r3)),
 		               policy_rate_str(r->lan, r5, sizeof(r5)),
@@ -1418,6 +1516,7 @@ static int tc_batch(const struct policy *p, const char *script)
 struct dev_step {
 	const char *dev;
 	enum dir dir;
+	const struct policy_rates *rates;   /* this device's (an uplink's own) */
 	enum root_kind before;
 	char *prev_batch;       /* our previous tree, to restore on failure */
 	bool touched;
@@ -1501,8 +1600,9 @@ static void proc_ipv6_forwarding(const struct policy *p);
 
 int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_env *env)
 {
-	struct dev_step steps[2];
-	size_t n = 0;
+	struct dev_step steps[2 + POLICY_MORE_UPLINKS];
+	struct policy_rates more_rates[POLICY_MORE_UPLINKS];
+	size_t n = 0, n_more_rates = 0;
 	struct nat_buf fw = { 0 };
 	char *saved_mangle = NULL, *saved_nat = NULL, *saved6_mangle = NULL, *saved6_filter = NULL;
 	struct nat_buf fw6 = { 0 };
@@ -1512,10 +1612,20 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 	int rc = 0;
 
 	memset(steps, 0, sizeof(steps));
-	if (p->nat.features & POLICY_F_QOS_UP)
-		steps[n++] = (struct dev_step){ .dev = p->nat.dev_net, .dir = DIR_UP };
+	memset(more_rates, 0, sizeof(more_rates));
+	if (p->nat.features & POLICY_F_QOS_UP) {
+		steps[n++] = (struct dev_step){ .dev = p->nat.dev_net, .dir = DIR_UP, .rates = r };
+		for (size_t up = 1; up < n_uplinks(p); up++) {
+			if (uplink_rates(p, up, &more_rates[n_more_rates]) != 0) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			steps[n++] = (struct dev_step){ .dev = uplink_dev(p, up), .dir = DIR_UP,
+			                                .rates = &more_rates[n_more_rates++] };
+		}
+	}
 	if (p->nat.features & POLICY_F_QOS_DOWN)
-		steps[n++] = (struct dev_step){ .dev = p->nat.dev_lan, .dir = DIR_DOWN };
+		steps[n++] = (struct dev_step){ .dev = p->nat.dev_lan, .dir = DIR_DOWN, .rates = r };
 	/* 1. look before touching anything */
 	for (size_t i = 0; i < n; i++) {
 		steps[i].before = root_kind(p, steps[i].dev, what, sizeof(what));
@@ -1581,7 +1691,7 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 	for (size_t i = 0; i < n; i++) {
 		struct nat_buf b = { 0 };
 
-		render_tc_dev(p, r, env, steps[i].dir, &b);
+		render_tc_dev(p, steps[i].rates, env, steps[i].dir, steps[i].dev, &b);
 		if (b.err) {
 			rc = b.err;
 			nat_buf_free(&b);
@@ -1672,7 +1782,7 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		struct nat_buf b = { 0 };
 		FILE *f;
 
-		render_tc_dev(p, r, env, steps[i].dir, &b);
+		render_tc_dev(p, steps[i].rates, env, steps[i].dir, steps[i].dev, &b);
 		state_path(p, steps[i].dev, path, sizeof(path));
 		f = fopen(path, "w");
 		if (f && b.s) {
@@ -1695,6 +1805,8 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 out:
 	for (size_t i = 0; i < n; i++)
 		free(steps[i].prev_batch);
+	for (size_t i = 0; i < n_more_rates; i++)
+		policy_rates_free(&more_rates[i]);
 	free(saved_mangle);
 	free(saved_nat);
 	free(saved6_mangle);
@@ -1708,20 +1820,23 @@ out:
  * unless accept_ra is 2: the uplink keeps its own (SLAAC) route that way. */
 static void proc_ipv6_forwarding(const struct policy *p)
 {
-	char path[128], cur[8] = "";
+	char path[128], cur[8];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", p->nat.dev_net);
-	f = fopen(path, "r");
-	if (f) {
-		if (fgets(cur, sizeof(cur), f) == NULL)
-			cur[0] = '\0';
-		fclose(f);
-	}
-	if (strcmp(cur, "1\n") == 0 && (f = fopen(path, "w")) != NULL) {
-		if (fputs("2\n", f) < 0)
-			log_warn("PROC: cannot set %s to 2: %s", path, strerror(errno));
-		fclose(f);
+	for (size_t up = 0; up < n_uplinks(p); up++) {
+		cur[0] = '\0';
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", uplink_dev(p, up));
+		f = fopen(path, "r");
+		if (f) {
+			if (fgets(cur, sizeof(cur), f) == NULL)
+				cur[0] = '\0';
+			fclose(f);
+		}
+		if (strcmp(cur, "1\n") == 0 && (f = fopen(path, "w")) != NULL) {
+			if (fputs("2\n", f) < 0)
+				log_warn("PROC: cannot set %s to 2: %s", path, strerror(errno));
+			fclose(f);
+		}
 	}
 	f = fopen("/proc/sys/net/ipv6/conf/all/forwarding", "w");
 	if (f == NULL || fputs("1\n", f) < 0)
@@ -1745,9 +1860,12 @@ static int stop_cmd(const char *const argv[], bool dry_run, FILE *out)
 int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 {
 	char t[POLICY_PREFIX_MAX], what[64], path[POLICY_PATH_MAX + 64];
-	const char *devs[2] = { p->nat.dev_net, p->nat.dev_lan };
+	const char *devs[2 + POLICY_MORE_UPLINKS] = { p->nat.dev_net, p->nat.dev_lan };
+	size_t n_devs = 2;
 	int rc = 0;
 
+	for (size_t up = 1; up < n_uplinks(p); up++)
+		devs[n_devs++] = uplink_dev(p, up);
 	nat_table_name(p, t, sizeof(t));
 	/* nftables: our table, if there is one */
 	{
@@ -1824,7 +1942,7 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 		}
 	}
 	/* tc: our root qdiscs only */
-	for (int i = 0; i < 2; i++) {
+	for (size_t i = 0; i < n_devs; i++) {
 		const char *del[] = { p->nat.tc, "qdisc", "del", "dev", devs[i], "root", NULL };
 		enum root_kind k = dry_run ? ROOT_OURS : root_kind(p, devs[i], what, sizeof(what));
 
@@ -1845,16 +1963,19 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 
 int nat_print_counters(const struct policy *p, const struct policy_rates *r, FILE *out)
 {
-	const char *devs[2] = { p->nat.dev_net, p->nat.dev_lan };
+	const char *devs[2 + POLICY_MORE_UPLINKS] = { p->nat.dev_net, p->nat.dev_lan };
 	static const char *const dname[2] = { "upload", "download" };
 	char t[POLICY_PREFIX_MAX];
+	size_t n_devs = 2;
 	int rc = 0;
 
-	for (int d = 0; d < 2; d++) {
+	for (size_t up = 1; up < n_uplinks(p); up++)
+		devs[n_devs++] = uplink_dev(p, up);
+	for (size_t d = 0; d < n_devs; d++) {
 		const char *a[] = { p->nat.tc, "-s", "class", "show", "dev", devs[d], NULL };
 		struct nat_buf txt = { 0 };
 
-		fprintf(out, "%s on %s:\n", dname[d], devs[d]);
+		fprintf(out, "%s on %s:\n", dname[d == 1], devs[d]);
 		if (run(a, NULL, &txt, NULL) != 0 || txt.s == NULL || strstr(txt.s, "class htb 1:") == NULL) {
 			fprintf(out, "  no classes (not started, or the device is gone)\n");
 			nat_buf_free(&txt);

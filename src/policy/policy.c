@@ -344,6 +344,8 @@ int policy_validate(struct policy *p)
 	/* rates that do not fit */
 	line_up = p->link.rate_up * (100 - p->link.sub_percent) / 100;
 	line_down = p->link.rate_down * (100 - p->link.sub_percent) / 100;
+	for (size_t k = 0; k < p->nat.n_more; k++)
+		line_down += p->nat.more[k].rate_down * (100 - p->link.sub_percent) / 100;
 	avail_up = line_up * (100 - p->link.local_percent) / 100;
 	/* a portal without link rates relays unshaped; a router needs them */
 	if (p->link.rate_up == 0 && p->has_nat)
@@ -357,6 +359,22 @@ int policy_validate(struct policy *p)
 		perr(p, tip_down, "the users' download rates add up to %s, above the line's %s",
 		     policy_rate_str(sum_down, b1, sizeof(b1)), policy_rate_str(line_down, b2, sizeof(b2)));
 	if (p->has_nat) {
+		/* more uplinks: each needs its rates, and the users' must fit each */
+		for (size_t k = 0; k < p->nat.n_more; k++) {
+			const struct policy_uplink *u = &p->nat.more[k];
+			uint64_t avail = u->rate_up * (100 - p->link.sub_percent) / 100 *
+			                 (100 - p->link.local_percent) / 100;
+
+			if (u->rate_up == 0 || u->rate_down == 0)
+				perr(p, u->line, "uplink %s needs its rates: [uplink %s] rate-up = … and "
+				     "rate-down = …", u->dev, u->dev);
+			else if (sum_up > avail)
+				perr(p, tip_up, "the users' upload rates add up to %s, above the %s uplink %s "
+				     "gives users", policy_rate_str(sum_up, b1, sizeof(b1)),
+				     policy_rate_str(avail, b2, sizeof(b2)), u->dev);
+			if (strcmp(u->dev, p->nat.dev_lan) == 0)
+				perr(p, u->line, "%s is both a LAN and an uplink", u->dev);
+		}
 		if (p->nat.dev_lan[0] == '\0' || p->nat.dev_net[0] == '\0')
 			perr(p, 0, "[nat] needs dev-lan and dev-net");
 		else if (strcmp(p->nat.dev_lan, p->nat.dev_net) == 0)

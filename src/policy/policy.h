@@ -139,8 +139,21 @@ struct policy_link {
 	uint64_t ceil_user_up, ceil_user_down; /* 0 = the line */
 };
 
+#define POLICY_MORE_UPLINKS 7
+
+/* An uplink after the first (dev-net = ppp0 wwan0): its own tree, its
+ * own rates ([uplink wwan0] rate-up / rate-down). The first uplink is
+ * dev_net with link.rate_up / rate_down. */
+struct policy_uplink {
+	char dev[POLICY_DEV_MAX];
+	uint64_t rate_up, rate_down; /* bytes/s */
+	int line;
+};
+
 struct policy_nat {
 	char dev_lan[POLICY_DEV_MAX], dev_net[POLICY_DEV_MAX];
+	struct policy_uplink more[POLICY_MORE_UPLINKS];
+	size_t n_more;
 	unsigned features;           /* POLICY_F_* */
 	enum policy_class_mode class_mode;
 	enum policy_leaf leaf;

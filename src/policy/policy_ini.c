@@ -63,6 +63,10 @@ struct ini_ctx {
 	char last_section[POLICY_NAME_MAX + 8];
 	long cur_user;
 	int seen[K__COUNT];
+	/* [uplink NAME] sections, matched to dev-net when the file is read */
+	struct policy_uplink upl[POLICY_MORE_UPLINKS + 1];
+	size_t n_upl;
+	long cur_upl;
 	bool nomem;
 };
 
@@ -200,13 +204,46 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			p->portal.guest = b;
 		break;
 	case K_DEV_LAN:
-	case K_DEV_NET:
 		if (!policy_valid_dev(val)) {
 			perr(p, c->cur_line, "%s: \"%s\" is not a network device name", name, val);
 			break;
 		}
-		snprintf(k == K_DEV_LAN ? p->nat.dev_lan : p->nat.dev_net, POLICY_DEV_MAX, "%s", val);
+		snprintf(p->nat.dev_lan, POLICY_DEV_MAX, "%s", val);
 		break;
+	case K_DEV_NET: {
+		/* dev-net = ppp0 wwan0: several uplinks, each its own tree */
+		char buf[256], *save = NULL, *w;
+		int n = 0;
+
+		snprintf(buf, sizeof(buf), "%s", val);
+		for (w = strtok_r(buf, " \t,", &save); w; w = strtok_r(NULL, " \t,", &save), n++) {
+			if (!policy_valid_dev(w)) {
+				perr(p, c->cur_line, "%s: \"%s\" is not a network device name", name, w);
+				continue;
+			}
+			if (n == 0) {
+				snprintf(p->nat.dev_net, POLICY_DEV_MAX, "%s", w);
+				continue;
+			}
+			if (p->nat.n_more == POLICY_MORE_UPLINKS) {
+				perr(p, c->cur_line, "dev-net: at most %d uplinks", POLICY_MORE_UPLINKS + 1);
+				break;
+			}
+			bool dup = strcmp(w, p->nat.dev_net) == 0;
+
+			for (size_t i = 0; i < p->nat.n_more; i++)
+				dup |= strcmp(w, p->nat.more[i].dev) == 0;
+			if (dup) {
+				perr(p, c->cur_line, "dev-net: %s is listed twice", w);
+				continue;
+			}
+			snprintf(p->nat.more[p->nat.n_more].dev, POLICY_DEV_MAX, "%s", w);
+			p->nat.more[p->nat.n_more++].line = c->cur_line;
+		}
+		if (n == 0)
+			perr(p, c->cur_line, "dev-net: expected one or more network devices");
+		break;
+	}
 	case K_FEATURES: {
 		char buf[256], *save = NULL, *w;
 
@@ -558,7 +595,28 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		c->seen_seq = c->section_seq;
 		snprintf(c->last_section, sizeof(c->last_section), "%s", section);
 		c->cur_user = -1;
-		if (strncmp(section, "user", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
+		c->cur_upl = -1;
+		if (strncmp(section, "uplink", 6) == 0 && (section[6] == ' ' || section[6] == '\t')) {
+			const char *n = section + 7;
+
+			while (*n == ' ' || *n == '\t')
+				n++;
+			if (!policy_valid_dev(n)) {
+				perr(p, hl, "[%s]: expected [uplink DEVICE]", section);
+			} else if (c->n_upl == POLICY_MORE_UPLINKS + 1) {
+				perr(p, hl, "[%s]: at most %d uplinks", section, POLICY_MORE_UPLINKS + 1);
+			} else {
+				for (size_t i = 0; i < c->n_upl; i++)
+					if (strcmp(c->upl[i].dev, n) == 0) {
+						perr(p, hl, "[uplink %s] is already declared at line %d", n, c->upl[i].line);
+						return 1;
+					}
+				memset(&c->upl[c->n_upl], 0, sizeof(c->upl[0]));
+				snprintf(c->upl[c->n_upl].dev, POLICY_DEV_MAX, "%s", n);
+				c->upl[c->n_upl].line = hl;
+				c->cur_upl = (long)c->n_upl++;
+			}
+		} else if (strncmp(section, "user", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
 			const char *n = section + 5;
 			size_t len;
 
@@ -588,11 +646,27 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 		} else if (*section == '\0') {
 			/* keys before any section: reported per key below */
 		} else {
-			perr(p, hl, "unknown section [%s] (expected [portal], [nat] or [user NAME])", section);
+			perr(p, hl, "unknown section [%s] (expected [portal], [nat], [uplink DEVICE] or [user NAME])", section);
 		}
 	}
 	if (value == NULL)
 		return 1;
+	if (strncmp(section, "uplink", 6) == 0 && (section[6] == ' ' || section[6] == '\t')) {
+		if (c->cur_upl >= 0) {
+			struct policy_uplink *u = &c->upl[c->cur_upl];
+			uint64_t *dst = strcmp(name, "rate-up") == 0 ? &u->rate_up :
+			                strcmp(name, "rate-down") == 0 ? &u->rate_down : NULL;
+
+			if (dst == NULL)
+				perr(p, c->cur_line, "unknown key \"%s\" in [uplink %s] (expected rate-up or "
+				     "rate-down)", name, u->dev);
+			else if (*dst)
+				perr(p, c->cur_line, "\"%s\" is already set for uplink %s", name, u->dev);
+			else
+				set_rate(c, name, value, dst);
+		}
+		return 1;
+	}
 	if (strncmp(section, "user", 4) == 0 && (section[4] == ' ' || section[4] == '\t')) {
 		if (c->cur_user >= 0)
 			ini_user(c, name, value);
@@ -611,7 +685,7 @@ static int ini_on_key(void *user, const char *section, const char *name, const c
 
 int policy_parse_ini(struct policy *p, const char *text, const char *file)
 {
-	struct ini_ctx c = { .p = p, .text = text, .next_line = 1, .cur_user = -1 };
+	struct ini_ctx c = { .p = p, .text = text, .next_line = 1, .cur_user = -1, .cur_upl = -1 };
 	static char inline_prefixes[] = ";#";
 	int rc;
 
@@ -635,5 +709,28 @@ int policy_parse_ini(struct policy *p, const char *text, const char *file)
 	}
 	if (rc == -2)
 		return -ENOMEM;
+	for (size_t i = 0; i < c.n_upl; i++) {
+		struct policy_uplink *u = &c.upl[i];
+		bool found = false;
+
+		if (strcmp(u->dev, p->nat.dev_net) == 0) {
+			found = true;
+			if ((u->rate_up && p->link.rate_up) || (u->rate_down && p->link.rate_down))
+				perr(p, u->line, "[uplink %s]: its rates are also set in [nat] (rate-up / "
+				     "rate-down are the first uplink's)", u->dev);
+			if (u->rate_up)
+				p->link.rate_up = u->rate_up;
+			if (u->rate_down)
+				p->link.rate_down = u->rate_down;
+		}
+		for (size_t k = 0; k < p->nat.n_more; k++)
+			if (strcmp(u->dev, p->nat.more[k].dev) == 0) {
+				found = true;
+				p->nat.more[k].rate_up = u->rate_up;
+				p->nat.more[k].rate_down = u->rate_down;
+			}
+		if (!found)
+			perr(p, u->line, "[uplink %s]: %s is not in dev-net", u->dev, u->dev);
+	}
 	return policy_validate(p);
 }

@@ -152,6 +152,9 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 	/* RATE_UP=$(($RATE_UP*(100-$RATE_SUB_PERCENT)/100)) in bash integers */
 	r->line_up = l->rate_up * (100 - l->sub_percent) / 100;
 	r->line_down = l->rate_down * (100 - l->sub_percent) / 100;
+	/* several uplinks: the LANs receive what all of them bring in */
+	for (size_t k = 0; k < p->nat.n_more; k++)
+		r->line_down += p->nat.more[k].rate_down * (100 - l->sub_percent) / 100;
 	r->lan = l->rate_lan;
 	r->local_up = l->local_percent * r->line_up / 100;
 	for (size_t i = 0; i < p->n_users; i++) {
