@@ -87,6 +87,9 @@ int cmd_check(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	rc = policy_load(&p, file);
+	/* IPv6 entries against the LAN prefixes the file names (lan-net6) */
+	if (rc == 0 && p.nat.n_lan6 > 0 && policy_resolve_lan6(&p) != 0)
+		rc = -EINVAL;
 	/* Past 20 errors the file is probably not a policy at all. */
 	for (size_t i = 0, shown = 0; i < p.n_diags; i++) {
 		if (p.diags[i].level == POLICY_ERROR && shown++ == 20) {

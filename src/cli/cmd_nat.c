@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -22,6 +23,7 @@
 
 static const char usage[] =
 	"usage: fairway nat start|stop|info [options] [FILE]\n"
+	"       fairway nat [options] FILE     (= start FILE, as fairnat.sh CONFIG)\n"
 	"       fairway nat version | help\n"
 	"\n"
 	"FILE is a fairway policy ([nat] and [user NAME] sections) or a Fair NAT 0.80\n"
@@ -37,6 +39,7 @@ static const char usage[] =
 	"  --backend nft|iptables   firewall (default nft; iptables for kernels without nftables)\n"
 	"  --leaf fq_codel|cake|sfq|pfifo   queue under each class (sfq = Fair NAT's PRIO+SFQ)\n"
 	"  --lan-net ADDR/PREFIX   the router's LAN address, instead of asking the kernel\n"
+	"  --lan-net6 ADDR6/LEN[,…]  the router's LAN IPv6 address(es), likewise (dual stack)\n"
 	"  --mtu N              HTB quantum, instead of DEV_NET's MTU\n"
 	"  --iptables CMD       iptables flavour, e.g. iptables-legacy (uses CMD-restore/-save)\n"
 	"  --reset              honour Fair NAT's RESET: flush the WHOLE firewall first\n"
@@ -46,7 +49,7 @@ struct opts {
 	const char *verb;
 	const char *file;
 	bool dry_run, reset;
-	const char *backend, *leaf, *lan_net, *mtu, *iptables;
+	const char *backend, *leaf, *lan_net, *lan_net6, *mtu, *iptables;
 };
 
 static int parse_args(int argc, char **argv, struct opts *o)
@@ -69,6 +72,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			dst = &o->leaf;
 		else if (strcmp(a, "--lan-net") == 0)
 			dst = &o->lan_net;
+		else if (strcmp(a, "--lan-net6") == 0)
+			dst = &o->lan_net6;
 		else if (strcmp(a, "--mtu") == 0)
 			dst = &o->mtu;
 		else if (strcmp(a, "--iptables") == 0)
@@ -156,6 +161,20 @@ static int apply_overrides(struct policy *p, const struct opts *o)
 		p->nat.lan_prefix = pl;
 		p->nat.lan_set = true;
 	}
+	if (o->lan_net6) {
+		char buf[1024], *save = NULL, *w;
+
+		snprintf(buf, sizeof(buf), "%s", o->lan_net6);
+		free(p->nat.lan6);   /* the command line replaces the file's */
+		p->nat.lan6 = NULL;
+		p->nat.n_lan6 = 0;
+		for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save))
+			if (policy_lan6_add(p, w, 0) != 0) {
+				fprintf(stderr, "fairway nat: --lan-net6: expected the router's LAN IPv6 address "
+				        "with its prefix length like 2001:db8:1::1/64, got %s\n", w);
+				return -1;
+			}
+	}
 	return 0;
 }
 
@@ -192,8 +211,16 @@ int cmd_nat(int argc, char **argv)
 		return EXIT_OK;
 	}
 	if (strcmp(o.verb, "start") != 0 && strcmp(o.verb, "stop") != 0 && strcmp(o.verb, "info") != 0) {
-		fprintf(stderr, "fairway nat: unknown command \"%s\" (start, stop, info, version, help)\n", o.verb);
-		return EXIT_USAGE;
+		/* Fair NAT's bare form: `fairnat.sh CONFIG` is `fairway nat CONFIG`.
+		 * A word that is no command is a FILE when it names one (or a path). */
+		if (o.file == NULL && (strchr(o.verb, '/') != NULL || access(o.verb, F_OK) == 0)) {
+			o.file = o.verb;
+			o.verb = "start";
+		} else {
+			fprintf(stderr, "fairway nat: unknown command \"%s\" (start, stop, info, version, "
+			        "help; or a FILE to start)%s\n", o.verb, o.file ? "" : ", and no file of that name");
+			return EXIT_USAGE;
+		}
 	}
 	if (o.file == NULL)
 		o.file = default_file();
@@ -258,6 +285,25 @@ int cmd_nat(int argc, char **argv)
 		ret = EXIT_USAGE;
 		goto out;
 	}
+	/* dual stack: the LAN's IPv6 prefixes (the file / --lan-net6, else the kernel) */
+	if (policy_is_dual(&p)) {
+		if (p.nat.n_lan6 == 0) {
+			rc = nat_read_lan6(&p);
+			if (rc != 0 && rc != -EADDRNOTAVAIL) {
+				fprintf(stderr, "%s: DEV_LAN %s: cannot read its IPv6 addresses%s\n", o.file,
+				        p.nat.dev_lan, apply ? "" : " (for a dry run elsewhere, pass --lan-net6 "
+				        "ROUTER_ADDR6/LEN)");
+				ret = rc == -ENOMEM ? EXIT_RUNTIME : EXIT_USAGE;
+				goto out;
+			}
+		}
+		if (policy_resolve_lan6(&p) != 0) {
+			print_diags(&p, &shown);
+			fprintf(stderr, "fairway nat: %s: not applied; nothing was changed\n", o.file);
+			ret = EXIT_USAGE;
+			goto out;
+		}
+	}
 	/* MTU: every class's quantum, as in the original */
 	env.mtu = p.nat.mtu;
 	if (env.mtu == 0 || apply) {
@@ -298,10 +344,26 @@ int cmd_nat(int argc, char **argv)
 		printf("%s", sum.s);
 		printf("### %s\n%s", p.nat.backend == POLICY_BACKEND_NFT ? "nft -f -" :
 		       (o.reset ? "iptables-restore" : "iptables-restore --noflush"), fw.s);
+		if (p.nat.backend == POLICY_BACKEND_IPTABLES && policy_is_dual(&p)) {
+			struct nat_buf fw6 = { 0 };
+
+			nat_render_ip6tables(&p, &r, &env, &fw6);
+			if (fw6.err) {
+				nat_buf_free(&fw6);
+				ret = EXIT_RUNTIME;
+				goto out;
+			}
+			printf("### %s\n%s", o.reset ? "ip6tables-restore" : "ip6tables-restore --noflush", fw6.s);
+			nat_buf_free(&fw6);
+		}
 		printf("### tc -batch -  (after \"tc qdisc del dev DEV root\" when a previous fairway "
 		       "tree is there)\n%s", tc.s ? tc.s : "");
 		if (p.nat.features & POLICY_F_PROC)
 			printf("### PROC: echo 1 > /proc/sys/net/ipv4/ip_forward\n");
+		if ((p.nat.features & POLICY_F_PROC) && policy_is_dual(&p))
+			printf("### PROC: echo 1 > /proc/sys/net/ipv6/conf/all/forwarding "
+			       "(accept_ra 1 -> 2 on %s, so the uplink keeps its router advertisements)\n",
+			       p.nat.dev_net);
 		goto out;
 	}
 	rc = nat_apply(&p, &r, &env);
@@ -310,8 +372,8 @@ int cmd_nat(int argc, char **argv)
 	else if (rc != 0)
 		ret = EXIT_RUNTIME;
 	else
-		log_info("started: %zu users on %s (up) and %s (down)", p.n_users, p.nat.dev_net,
-		         p.nat.dev_lan);
+		log_info("started: %zu users on %s%s (up) and %s (down)", p.n_users, p.nat.dev_net,
+		         p.nat.n_more ? " and more uplinks" : "", p.nat.dev_lan);
 out:
 	nat_buf_free(&sum);
 	nat_buf_free(&fw);

@@ -96,6 +96,46 @@ void nat_table_name(const struct policy *p, char *out, size_t len)
 	out[i] = '\0';
 }
 
+/* The uplinks: dev_net, then the ones after it (dev-net = ppp0 wwan0). */
+static size_t n_uplinks(const struct policy *p)
+{
+	return 1 + p->nat.n_more;
+}
+
+static const char *uplink_dev(const struct policy *p, size_t i)
+{
+	return i == 0 ? p->nat.dev_net : p->nat.more[i - 1].dev;
+}
+
+/* The uplinks as an nft name match: "ppp0", or { "ppp0", "wwan0" }. */
+static const char *nft_nets(const struct policy *p, char *buf, size_t len)
+{
+	size_t at;
+
+	if (p->nat.n_more == 0) {
+		snprintf(buf, len, "\"%s\"", p->nat.dev_net);
+		return buf;
+	}
+	at = (size_t)snprintf(buf, len, "{ \"%s\"", p->nat.dev_net);
+	for (size_t k = 0; k < p->nat.n_more && at < len; k++)
+		at += (size_t)snprintf(buf + at, len - at, ", \"%s\"", p->nat.more[k].dev);
+	if (at < len)
+		snprintf(buf + at, len - at, " }");
+	return buf;
+}
+
+/* An uplink's own rates: the policy computed with that line's upload. */
+static int uplink_rates(const struct policy *p, size_t i, struct policy_rates *out)
+{
+	struct policy q = *p;   /* shallow: policy_compute only reads */
+
+	if (i > 0) {
+		q.link.rate_up = p->nat.more[i - 1].rate_up;
+		q.link.ceil_user_up = 0;
+	}
+	return policy_compute(&q, POLICY_PLANE_ROUTER, out);
+}
+
 static unsigned n_bands(const struct policy *p)
 {
 	return p->nat.ipp2p ? 4 : 3;
@@ -169,26 +209,333 @@ static void nft_steer(const struct policy *p, const struct policy_rates *r, enum
 {
 	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
 	const char *match = d == DIR_UP ? "ip saddr" : "ip daddr";
+	char oif[200];
 
+	if (d == DIR_UP)
+		nft_nets(p, oif, sizeof(oif));
+	else
+		snprintf(oif, sizeof(oif), "\"%s\"", dev);
 	nat_buf_printf(b, "\t\t# %s: users into their HTB class on %s (skb->priority = class id)\n",
-	               d == DIR_UP ? "upload" : "download", dev);
+	               d == DIR_UP ? "upload" : "download", d == DIR_UP && p->nat.n_more ? oif : dev);
 	for (size_t i = 0; i < p->n_users; i++) {
 		const struct policy_user *u = &p->users[i];
 		unsigned m = r->u[i].mark;
 		char set[1024];
 
 		user_addr_set(u, set, sizeof(set));
-		nat_buf_printf(b, "\t\toifname \"%s\" %s { %s } counter meta priority set 1:%u comment \"%s %s\"\n",
-		               dev, match, set, band_minor(p, m, 2), u->name, d == DIR_UP ? "up" : "down");
+		nat_buf_printf(b, "\t\toifname %s %s { %s } counter meta priority set 1:%u comment \"%s %s\"\n",
+		               oif, match, set, band_minor(p, m, 2), u->name, d == DIR_UP ? "up" : "down");
 		if (band_minor(p, m, 1) == band_minor(p, m, 2))
 			continue;   /* sfq: PRIO picks the band */
-		nat_buf_printf(b, "\t\toifname \"%s\" %s { %s } meta priority set ip dscp map { 0x%02x : 1:%u, 0x%02x : 1:%u",
-		               dev, match, set, DSCP_INTERACTIVE, band_minor(p, m, 1), DSCP_BULK,
+		nat_buf_printf(b, "\t\toifname %s %s { %s } meta priority set ip dscp map { 0x%02x : 1:%u, 0x%02x : 1:%u",
+		               oif, match, set, DSCP_INTERACTIVE, band_minor(p, m, 1), DSCP_BULK,
 		               band_minor(p, m, 3));
 		if (p->nat.ipp2p)
 			nat_buf_printf(b, ", 0x%02x : 1:%u", DSCP_P2P, band_minor(p, m, 4));
 		nat_buf_printf(b, " }\n");
 	}
+}
+
+/* ---- nftables, dual stack (inet) --------------------------------------- */
+
+static const char nd_types[] = "{ nd-router-solicit, nd-router-advert, nd-neighbor-solicit, "
+                               "nd-neighbor-advert, nd-redirect }";
+
+/* The TOS rules for one family; v6 reads and writes the traffic class. */
+static void inet_tos_rules(bool v6, struct nat_buf *b)
+{
+	const char *fam = v6 ? "meta nfproto ipv6" : "meta nfproto ipv4";
+	const char *ds = v6 ? "ip6 dscp" : "ip dscp";
+
+	nat_buf_printf(b, "\t\t%s meta l4proto %s %s set 0x%02x\n", fam, v6 ? "ipv6-icmp" : "icmp", ds,
+	               DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s tcp dport { 21, 22, 23 } %s set 0x%02x\n", fam, ds, DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s tcp sport { 21, 22, 23 } %s set 0x%02x\n", fam, ds, DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s tcp dport 20 %s set 0x%02x\n", fam, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s tcp sport 20 %s set 0x%02x\n", fam, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s %s 0x%02x meta l4proto tcp meta length > 512 %s set 0x%02x\n", fam, ds,
+	               DSCP_INTERACTIVE, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s %s 0x%02x meta l4proto udp meta length > 1024 %s set 0x%02x\n", fam, ds,
+	               DSCP_INTERACTIVE, ds, DSCP_BULK);
+	nat_buf_printf(b, "\t\t%s %s 0x00 tcp flags & (syn | rst | ack) == ack meta length <= 256 %s set 0x%02x\n",
+	               fam, ds, ds, DSCP_INTERACTIVE);
+	nat_buf_printf(b, "\t\t%s %s 0x00 tcp flags & (syn | rst | ack) == ack meta length > 256 %s set 0x%02x\n",
+	               fam, ds, ds, DSCP_BULK);
+}
+
+/* "elements = { a : 1:22, … }" of one map, or nothing when empty. */
+static void inet_elem_sep(struct nat_buf *b, bool *first)
+{
+	nat_buf_printf(b, "%s", *first ? "\t\telements = { " : ",\n\t\t\t     ");
+	*first = false;
+}
+
+static void inet_maps(const struct policy *p, const struct policy_rates *r, struct nat_buf *b)
+{
+	bool first;
+	char a[64];
+	size_t n4 = 0, n6 = 0, nmac = 0;
+
+	for (size_t i = 0; i < p->n_users; i++) {
+		n4 += p->users[i].n_addrs;
+		n6 += p->users[i].n_nets6;
+		nmac += p->users[i].n_macs;
+	}
+	nat_buf_printf(b, "\t# who: a packet's user, looked up once (no rule per user); the value is\n"
+	               "\t# the user's normal-band class, which skb->priority carries to HTB\n");
+	if (n4) {
+		nat_buf_printf(b, "\tmap addr4 {\n\t\ttype ipv4_addr : classid\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_addrs; j++) {
+				inet_elem_sep(b, &first);
+				ip_str(p->users[i].addrs[j].ip, a, sizeof(a));
+				nat_buf_printf(b, "%s : 1:%u", a, band_minor(p, r->u[i].mark, 2));
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+	if (n6) {
+		nat_buf_printf(b, "\tmap addr6 {\n\t\ttype ipv6_addr : classid\n\t\tflags interval\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_nets6; j++) {
+				inet_elem_sep(b, &first);
+				nat_buf_printf(b, "%s : 1:%u", policy_net6_str(&p->users[i].nets6[j], a, sizeof(a)),
+				               band_minor(p, r->u[i].mark, 2));
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+	if (nmac) {
+		/* a MAC is seen on the way out only: it marks the connection, and
+		 * the mark finds the class both ways (privacy addresses too) */
+		nat_buf_printf(b, "\tmap mac {\n\t\ttype ether_addr : mark\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_macs; j++) {
+				inet_elem_sep(b, &first);
+				nat_buf_printf(b, "%s : %u", policy_mac_str(&p->users[i].macs[j], a, sizeof(a)),
+				               r->u[i].mark);
+			}
+		nat_buf_printf(b, " }\n\t}\n\tmap markclass {\n\t\ttype mark : classid\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			if (p->users[i].n_macs) {
+				inet_elem_sep(b, &first);
+				nat_buf_printf(b, "%u : 1:%u", r->u[i].mark, band_minor(p, r->u[i].mark, 2));
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+	/* bands: a user's normal class -> its interactive / bulk / P2P class */
+	for (unsigned band = 1; band <= n_bands(p); band++) {
+		if (band == 2)
+			continue;
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++) {
+			unsigned m = r->u[i].mark;
+
+			if (band_minor(p, m, band) == band_minor(p, m, 2))
+				continue;
+			if (first)
+				nat_buf_printf(b, "\tmap band%u {\n\t\ttype classid : classid\n", band);
+			inet_elem_sep(b, &first);
+			nat_buf_printf(b, "1:%u : 1:%u", band_minor(p, m, 2), band_minor(p, m, band));
+		}
+		if (!first)
+			nat_buf_printf(b, " }\n\t}\n");
+	}
+	if (n4 && (p->nat.features & POLICY_F_NAT)) {
+		nat_buf_printf(b, "\tset nat4 {\n\t\ttype ipv4_addr\n");
+		first = true;
+		for (size_t i = 0; i < p->n_users; i++)
+			for (size_t j = 0; j < p->users[i].n_addrs; j++) {
+				inet_elem_sep(b, &first);
+				ip_str(p->users[i].addrs[j].ip, a, sizeof(a));
+				nat_buf_printf(b, "%s", a);
+			}
+		nat_buf_printf(b, " }\n\t}\n");
+	}
+}
+
+/* The IPv6 destinations a forward opens: "to ADDR6", else the user's. */
+static void fwd6_set(const struct policy *p, const struct policy_forward *fw, char *buf, size_t len)
+{
+	size_t at = 0;
+	char a[64];
+
+	buf[0] = '\0';
+	if (fw->to6.plen) {
+		policy_net6_str(&fw->to6, buf, len);
+		return;
+	}
+	if (!fw->own || fw->user == SIZE_MAX)
+		return;   /* an explicit IPv4 target: IPv4 only */
+	for (size_t j = 0; j < p->users[fw->user].n_nets6 && at + 52 < len; j++)
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", j ? ", " : "",
+		                       policy_net6_str(&p->users[fw->user].nets6[j], a, sizeof(a)));
+}
+
+static int render_inet(const struct policy *p, const struct policy_rates *r,
+                       const struct nat_env *env, struct nat_buf *b)
+{
+	char t[POLICY_PREFIX_MAX], ip[64];
+	unsigned f = p->nat.features;
+	const char *lan = p->nat.dev_lan;
+	char net[200];   /* "ppp0" or { "ppp0", "wwan0" }, quoted for nft */
+	bool up = f & POLICY_F_QOS_UP, down = f & POLICY_F_QOS_DOWN;
+	bool any4 = false, any6 = false, anymac = false;
+
+	for (size_t i = 0; i < p->n_users; i++) {
+		any4 |= p->users[i].n_addrs > 0;
+		any6 |= p->users[i].n_nets6 > 0;
+		anymac |= p->users[i].n_macs > 0;
+	}
+	nft_nets(p, net, sizeof(net));
+	nat_table_name(p, t, sizeof(t));
+	nat_buf_printf(b, "#!/usr/sbin/nft -f\n# fairway nat: %s (dual stack: IPv4 NATed, IPv6 routed)\n"
+	               "# One transaction: the table is created, emptied and filled atomically;\n"
+	               "# an IPv4-only table of the same name from an earlier start goes with it.\n",
+	               p->file);
+	if (env->reset)
+		nat_buf_printf(b, "# RESET requested with --reset: the whole ruleset is flushed first\n"
+		               "flush ruleset\n");
+	nat_buf_printf(b, "table ip %s\ndelete table ip %s\ntable inet %s\ndelete table inet %s\n"
+	               "table inet %s {\n", t, t, t, t, t);
+	inet_maps(p, r, b);
+	/* prerouting (mangle): TTL / hop limit, TOS / traffic class, P2P stand-in */
+	nat_buf_printf(b, "\tchain prerouting {\n\t\ttype filter hook prerouting priority mangle; policy accept;\n");
+	if (p->nat.ttl_set)
+		nat_buf_printf(b, "\t\tiifname \"%s\" ip ttl set %u\n\t\tiifname \"%s\" ip6 hoplimit set %u\n",
+		               lan, p->nat.ttl_set, lan, p->nat.ttl_set);
+	if (f & POLICY_F_TOS) {
+		nat_buf_printf(b, "\t\t# Fair NAT's TOS rules, for IPv4 (TOS) and IPv6 (traffic class)\n");
+		inet_tos_rules(false, b);
+		inet_tos_rules(true, b);
+	}
+	if (p->nat.ipp2p) {
+		nat_buf_printf(b, "\t\t# no ipp2p in mainline kernels: demote connections past %llu bytes\n",
+		               (unsigned long long)p->nat.p2p_bytes);
+		for (int v6 = 0; v6 < 2; v6++)
+			nat_buf_printf(b, "\t\tmeta nfproto %s meta l4proto %s ct bytes > %llu %s set 0x%02x\n",
+			               v6 ? "ipv6" : "ipv4", p->nat.ipp2p_udp ? "{ tcp, udp }" : "tcp",
+			               (unsigned long long)p->nat.p2p_bytes, v6 ? "ip6 dscp" : "ip dscp", DSCP_P2P);
+	}
+	nat_buf_printf(b, "\t}\n");
+	/* IPv4 port forwards: DNAT */
+	if (f & POLICY_F_FORWARD) {
+		bool open = false;
+
+		for (size_t i = 0; i < p->n_fwds; i++) {
+			const struct policy_forward *fw = &p->fwds[i];
+			char ports[16];
+
+			if (fw->to.ip == 0)
+				continue;
+			if (!open)
+				nat_buf_printf(b, "\tchain portfwd {\n\t\ttype nat hook prerouting priority dstnat; policy accept;\n");
+			open = true;
+			ip_str(fw->to.ip, ip, sizeof(ip));
+			port_range_str(fw, '-', ports, sizeof(ports));
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "\t\tiifname %s %s dport %s dnat ip to %s\n", net,
+					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
+		}
+		if (open)
+			nat_buf_printf(b, "\t}\n");
+	}
+	/* IPv6 is routed: what NAT gives IPv4 hosts for free (nothing reaches
+	 * them unasked) a stateful filter gives IPv6 hosts; forwards open it */
+	if (f & POLICY_F_NAT) {
+		nat_buf_printf(b, "\tchain inbound6 {\n\t\ttype filter hook forward priority filter; policy accept;\n"
+		               "\t\t# routed, not NATed: from the Internet only what a LAN host asked for,\n"
+		               "\t\t# the ICMPv6 errors it needs, pings, and the port forwards\n"
+		               "\t\tiifname %s meta nfproto ipv6 ct state { established, related } accept\n"
+		               "\t\tiifname %s icmpv6 type { destination-unreachable, packet-too-big, "
+		               "time-exceeded, parameter-problem, echo-request } accept\n", net, net);
+		for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
+			const struct policy_forward *fw = &p->fwds[i];
+			char ports[16], set[1024];
+
+			fwd6_set(p, fw, set, sizeof(set));
+			if (set[0] == '\0')
+				continue;
+			port_range_str(fw, '-', ports, sizeof(ports));
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "\t\tiifname %s ip6 daddr { %s } %s dport %s accept\n", net, set,
+					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
+		}
+		nat_buf_printf(b, "\t\tiifname %s meta nfproto ipv6 drop\n\t}\n", net);
+	}
+	/* forward (mangle): MSS (both families), then steering by maps */
+	nat_buf_printf(b, "\tchain steer {\n\t\ttype filter hook forward priority mangle; policy accept;\n");
+	if (p->nat.mss_clamp < 0)
+		nat_buf_printf(b, "\t\ttcp flags & (syn | rst) == syn tcp option maxseg size set rt mtu\n");
+	else if (p->nat.mss_clamp > 0)
+		nat_buf_printf(b, "\t\ttcp flags & (syn | rst) == syn tcp option maxseg size set %d\n",
+		               p->nat.mss_clamp);
+	nat_buf_printf(b, "\t\t# neighbour discovery and router advertisements: never a user's\n"
+	               "\t\ticmpv6 type %s accept\n", nd_types);
+	if (up || down) {
+		char oifs[256];
+
+		if (up && down)
+			snprintf(oifs, sizeof(oifs), "{ %.*s, \"%s\" }", (int)(p->nat.n_more ?
+			         strlen(net) - 4 : strlen(net)), p->nat.n_more ? net + 2 : net, lan);
+		else
+			snprintf(oifs, sizeof(oifs), up ? "%s" : "\"%s\"", up ? net : lan);
+		if (anymac)
+			nat_buf_printf(b, "\t\tiifname \"%s\" ct mark set ether saddr map @mac\n"
+			               "\t\toifname %s meta priority set ct mark map @markclass\n", lan, oifs);
+		for (int d = 0; d < 2; d++) {
+			char dev[200];
+
+			snprintf(dev, sizeof(dev), d == 0 ? "%s" : "\"%s\"", d == 0 ? net : lan);
+			const char *dir = d == 0 ? "saddr" : "daddr";
+
+			if ((d == 0 && !up) || (d == 1 && !down))
+				continue;
+			if (any4)
+				nat_buf_printf(b, "\t\toifname %s meta priority set ip %s map @addr4\n", dev, dir);
+			if (any6)
+				nat_buf_printf(b, "\t\toifname %s meta priority set ip6 %s map @addr6\n", dev, dir);
+		}
+		/* the band inside the user's class, by DSCP / traffic class */
+		for (unsigned band = 1; band <= n_bands(p); band++) {
+			static const unsigned dscp[5] = { 0, DSCP_INTERACTIVE, 0, DSCP_BULK, DSCP_P2P };
+			bool used = false;
+
+			if (band == 2)
+				continue;
+			for (size_t i = 0; i < p->n_users && !used; i++)
+				used = band_minor(p, r->u[i].mark, band) != band_minor(p, r->u[i].mark, 2);
+			if (!used)
+				continue;
+			nat_buf_printf(b, "\t\tip dscp 0x%02x meta priority set meta priority map @band%u\n"
+			               "\t\tip6 dscp 0x%02x meta priority set meta priority map @band%u\n",
+			               dscp[band], band, dscp[band], band);
+		}
+	}
+	nat_buf_printf(b, "\t}\n");
+	/* the router's own ND / RA on the LAN: its class, whatever a socket asked */
+	nat_buf_printf(b, "\tchain output {\n\t\ttype filter hook output priority mangle; policy accept;\n"
+	               "\t\toifname \"%s\" icmpv6 type %s meta priority set 1:3\n\t}\n", lan, nd_types);
+	if ((f & POLICY_F_NAT) && (any4 || anymac)) {
+		nat_buf_printf(b, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; policy accept;\n");
+		if (any4)
+			nat_buf_printf(b, "\t\toifname %s ip saddr @nat4 masquerade\n", net);
+		if (anymac) {
+			/* a MAC user's IPv4, whatever address DHCP gave it: by its mark */
+			nat_buf_printf(b, "\t\toifname %s meta nfproto ipv4 ct mark {", net);
+			for (size_t i = 0, k = 0; i < p->n_users; i++)
+				if (p->users[i].n_macs)
+					nat_buf_printf(b, "%s %u", k++ ? "," : "", r->u[i].mark);
+			nat_buf_printf(b, " } masquerade\n");
+		}
+		nat_buf_printf(b, "\t}\n");
+	}
+	nat_buf_printf(b, "}\n");
+	return b->err;
 }
 
 int nat_render_nft(const struct policy *p, const struct policy_rates *r,
@@ -197,6 +544,11 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 	char t[POLICY_PREFIX_MAX], ip[20];
 	unsigned f = p->nat.features;
 
+	char nets[200];
+
+	if (policy_is_dual(p))
+		return render_inet(p, r, env, b);
+	nft_nets(p, nets, sizeof(nets));
 	nat_table_name(p, t, sizeof(t));
 	nat_buf_printf(b, "#!/usr/sbin/nft -f\n# fairway nat: %s\n"
 	               "# One transaction: the table is created, emptied and filled atomically.\n",
@@ -228,7 +580,7 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 			port_range_str(fw, '-', ports, sizeof(ports));
 			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
 				if (fw->protos & pr)
-					nat_buf_printf(b, "\t\tiifname \"%s\" %s dport %s dnat to %s\n", p->nat.dev_net,
+					nat_buf_printf(b, "\t\tiifname %s %s dport %s dnat to %s\n", nets,
 					               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
 		}
 		nat_buf_printf(b, "\t}\n");
@@ -251,7 +603,7 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
 			char set[1024];
 
 			user_addr_set(&p->users[i], set, sizeof(set));
-			nat_buf_printf(b, "\t\toifname \"%s\" ip saddr { %s } masquerade\n", p->nat.dev_net, set);
+			nat_buf_printf(b, "\t\toifname %s ip saddr { %s } masquerade\n", nets, set);
 		}
 		nat_buf_printf(b, "\t}\n");
 	}
@@ -277,33 +629,71 @@ static void ipt_tos_rules(const char *c, struct nat_buf *b)
 	    c, DSCP_INTERACTIVE, DSCP_BULK, c, DSCP_INTERACTIVE, DSCP_BULK, c, DSCP_INTERACTIVE, c, DSCP_BULK);
 }
 
+/* One match's CLASSIFY rules: the normal band, then the DSCP bands. */
+static void ipt_classify(const struct policy *p, const char *chain, const char *dev, const char *match,
+                         const char *name, enum dir d, unsigned m, struct nat_buf *b)
+{
+	nat_buf_printf(b, "-A %s -o %s %s -m comment --comment \"%s %s\" -j CLASSIFY --set-class 1:%u\n",
+	               chain, dev, match, name, d == DIR_UP ? "up" : "down", band_minor(p, m, 2));
+	if (band_minor(p, m, 1) == band_minor(p, m, 2))
+		return;
+	nat_buf_printf(b, "-A %s -o %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
+	               chain, dev, match, DSCP_INTERACTIVE, band_minor(p, m, 1));
+	nat_buf_printf(b, "-A %s -o %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
+	               chain, dev, match, DSCP_BULK, band_minor(p, m, 3));
+	if (p->nat.ipp2p)
+		nat_buf_printf(b, "-A %s -o %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
+		               chain, dev, match, DSCP_P2P, band_minor(p, m, 4));
+}
+
+/* MAC users: the host's frames mark the connection (CONNMARK), the mark
+ * classifies both ways; address rules after these win. */
+static void ipt_mac_marks(const struct policy *p, const struct policy_rates *r, const char *chain,
+                          struct nat_buf *b)
+{
+	char mac[24];
+
+	for (size_t i = 0; i < p->n_users; i++)
+		for (size_t j = 0; j < p->users[i].n_macs; j++)
+			nat_buf_printf(b, "-A %s -i %s -m mac --mac-source %s -j CONNMARK --set-mark %u\n", chain,
+			               p->nat.dev_lan, policy_mac_str(&p->users[i].macs[j], mac, sizeof(mac)),
+			               r->u[i].mark);
+}
+
+/* v6: false = the IPv4 addresses (iptables), true = the IPv6 entries (ip6tables). */
+static void ipt_steer_fam(const struct policy *p, const struct policy_rates *r, enum dir d,
+                          const char *chain, bool v6, struct nat_buf *b)
+{
+	const char *opt = d == DIR_UP ? "-s" : "-d";
+
+	/* upload: the same rules on every uplink */
+	for (size_t up = 0; up < (d == DIR_UP ? n_uplinks(p) : 1); up++)
+	for (size_t i = 0; i < p->n_users; i++) {
+		const char *dev = d == DIR_UP ? uplink_dev(p, up) : p->nat.dev_lan;
+		unsigned m = r->u[i].mark;
+		char match[96], ip[64];
+
+		if (p->users[i].n_macs) {
+			snprintf(match, sizeof(match), "-m connmark --mark %u", m);
+			ipt_classify(p, chain, dev, match, p->users[i].name, d, m, b);
+		}
+		for (size_t a = 0; !v6 && a < p->users[i].n_addrs; a++) {
+			ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
+			snprintf(match, sizeof(match), "%s %s", opt, ip);
+			ipt_classify(p, chain, dev, match, p->users[i].name, d, m, b);
+		}
+		for (size_t a = 0; v6 && a < p->users[i].n_nets6; a++) {
+			snprintf(match, sizeof(match), "%s %s", opt,
+			         policy_net6_str(&p->users[i].nets6[a], ip, sizeof(ip)));
+			ipt_classify(p, chain, dev, match, p->users[i].name, d, m, b);
+		}
+	}
+}
+
 static void ipt_steer(const struct policy *p, const struct policy_rates *r, enum dir d,
                       const char *chain, struct nat_buf *b)
 {
-	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
-	const char *opt = d == DIR_UP ? "-s" : "-d";
-
-	for (size_t i = 0; i < p->n_users; i++) {
-		unsigned m = r->u[i].mark;
-
-		for (size_t a = 0; a < p->users[i].n_addrs; a++) {
-			char ip[20];
-
-			ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
-			nat_buf_printf(b, "-A %s -o %s %s %s -m comment --comment \"%s %s\" -j CLASSIFY --set-class 1:%u\n",
-			               chain, dev, opt, ip, p->users[i].name, d == DIR_UP ? "up" : "down",
-			               band_minor(p, m, 2));
-			if (band_minor(p, m, 1) == band_minor(p, m, 2))
-				continue;
-			nat_buf_printf(b, "-A %s -o %s %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
-			               chain, dev, opt, ip, DSCP_INTERACTIVE, band_minor(p, m, 1));
-			nat_buf_printf(b, "-A %s -o %s %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
-			               chain, dev, opt, ip, DSCP_BULK, band_minor(p, m, 3));
-			if (p->nat.ipp2p)
-				nat_buf_printf(b, "-A %s -o %s %s %s -m dscp --dscp 0x%02x -j CLASSIFY --set-class 1:%u\n",
-				               chain, dev, opt, ip, DSCP_P2P, band_minor(p, m, 4));
-		}
-	}
+	ipt_steer_fam(p, r, d, chain, false, b);
 }
 
 int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
@@ -344,6 +734,8 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 	else if (p->nat.mss_clamp > 0)
 		nat_buf_printf(b, "-A %s -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss %d\n", fwd,
 		               p->nat.mss_clamp);
+	if (f & (POLICY_F_QOS_UP | POLICY_F_QOS_DOWN))
+		ipt_mac_marks(p, r, fwd, b);
 	if (f & POLICY_F_QOS_UP)
 		ipt_steer(p, r, DIR_UP, fwd, b);
 	if (f & POLICY_F_QOS_DOWN)
@@ -361,21 +753,155 @@ int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
 		const struct policy_forward *fw = &p->fwds[i];
 		char ports[16];
 
+		if (fw->to.ip == 0)
+			continue;   /* IPv6 only: ip6tables opens it */
 		ip_str(fw->to.ip, ip, sizeof(ip));
 		port_range_str(fw, ':', ports, sizeof(ports));
-		for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
-			if (fw->protos & pr)
-				nat_buf_printf(b, "-A %s -i %s -p %s --dport %s -j DNAT --to-destination %s\n", pre,
-				               p->nat.dev_net, pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
+		for (size_t up = 0; up < n_uplinks(p); up++)
+			for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+				if (fw->protos & pr)
+					nat_buf_printf(b, "-A %s -i %s -p %s --dport %s -j DNAT --to-destination %s\n", pre,
+					               uplink_dev(p, up), pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports, ip);
 	}
-	for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
-		for (size_t a = 0; a < p->users[i].n_addrs; a++) {
-			ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
-			nat_buf_printf(b, "-A %s -o %s -s %s -j MASQUERADE\n", post, p->nat.dev_net, ip);
-		}
+	for (size_t up = 0; up < n_uplinks(p); up++) {
+		for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
+			for (size_t a = 0; a < p->users[i].n_addrs; a++) {
+				ip_str(p->users[i].addrs[a].ip, ip, sizeof(ip));
+				nat_buf_printf(b, "-A %s -o %s -s %s -j MASQUERADE\n", post, uplink_dev(p, up), ip);
+			}
+		for (size_t i = 0; (f & POLICY_F_NAT) && i < p->n_users; i++)
+			if (p->users[i].n_macs)   /* a MAC user's IPv4, by its connection mark */
+				nat_buf_printf(b, "-A %s -o %s -m connmark --mark %u -j MASQUERADE\n", post,
+				               uplink_dev(p, up), r->u[i].mark);
+	}
 	nat_buf_printf(b, "COMMIT\n");
 	if (env->reset)
 		nat_buf_printf(b, "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\nCOMMIT\n");
+	return b->err;
+}
+
+/* ---- ip6tables-restore (dual stack, iptables backend) ------------------ */
+
+void nat_ip6tables_cmd(const struct policy *p, char *out, size_t len)
+{
+	/* iptables -> ip6tables, iptables-legacy -> ip6tables-legacy,
+	 * /usr/sbin/iptables-nft -> /usr/sbin/ip6tables-nft */
+	const char *base = strrchr(p->nat.iptables, '/');
+	size_t dir = base ? (size_t)(base + 1 - p->nat.iptables) : 0;
+
+	base = p->nat.iptables + dir;
+	if (strncmp(base, "iptables", 8) == 0)
+		snprintf(out, len, "%.*sip6%s", (int)dir, p->nat.iptables, base + 2);
+	else
+		snprintf(out, len, "ip6tables");
+}
+
+int nat_render_ip6tables(const struct policy *p, const struct policy_rates *r,
+                         const struct nat_env *env, struct nat_buf *b)
+{
+	const char *P = p->nat.prefix, *net = p->nat.dev_net;
+	unsigned f = p->nat.features;
+	char pre[64], fwd[64], in6[64], ports[16], set[64];
+
+	snprintf(pre, sizeof(pre), "%s_PREROUTING", P);
+	snprintf(fwd, sizeof(fwd), "%s_FORWARD", P);
+	snprintf(in6, sizeof(in6), "%s_INBOUND", P);
+	nat_buf_printf(b, "# fairway nat: %s — IPv6, routed (no nat table)\n# ip6tables-restore %s\n",
+	               p->file, env->reset ? "(RESET requested with --reset: tables flushed)" : "--noflush");
+	nat_buf_printf(b, "*mangle\n");
+	if (env->reset)
+		nat_buf_printf(b, ":PREROUTING ACCEPT [0:0]\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n"
+		               ":OUTPUT ACCEPT [0:0]\n:POSTROUTING ACCEPT [0:0]\n");
+	nat_buf_printf(b, ":%s - [0:0]\n:%s - [0:0]\n", pre, fwd);
+	if (env->reset || !(env->jumps_present6 & NAT_JUMP_MANGLE_PRE))
+		nat_buf_printf(b, "-A PREROUTING -j %s\n", pre);
+	if (env->reset || !(env->jumps_present6 & NAT_JUMP_MANGLE_FWD))
+		nat_buf_printf(b, "-A FORWARD -j %s\n", fwd);
+	if (p->nat.ttl_set)
+		nat_buf_printf(b, "-A %s -i %s -j HL --hl-set %u\n", pre, p->nat.dev_lan, p->nat.ttl_set);
+	if (f & POLICY_F_TOS) {
+		struct nat_buf t = { 0 };
+
+		/* the same rules; ICMPv6 for ICMP, the traffic class for TOS */
+		ipt_tos_rules(pre, &t);
+		if (t.s) {
+			for (char *l = t.s, *e; *l; l = e + 1) {
+				e = strchr(l, '\n');
+				if (e == NULL)
+					break;
+				const char *rest = l + 3 + strlen(pre);   /* after "-A <chain>" */
+
+				if (strncmp(rest, " -p icmp ", 9) == 0)
+					nat_buf_printf(b, "-A %s -p ipv6-icmp %.*s\n", pre, (int)(e - (rest + 9)), rest + 9);
+				else
+					nat_buf_printf(b, "%.*s\n", (int)(e - l), l);
+			}
+		}
+		b->err = b->err ? b->err : t.err;
+		nat_buf_free(&t);
+	}
+	if (p->nat.ipp2p)
+		nat_buf_printf(b, "-A %s -p %s -m connbytes --connbytes %llu: --connbytes-dir both "
+		               "--connbytes-mode bytes -j DSCP --set-dscp 0x%02x\n", pre,
+		               p->nat.ipp2p_udp ? "all" : "tcp", (unsigned long long)p->nat.p2p_bytes + 1,
+		               DSCP_P2P);
+	if (p->nat.mss_clamp < 0)
+		nat_buf_printf(b, "-A %s -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --clamp-mss-to-pmtu\n", fwd);
+	else if (p->nat.mss_clamp > 0)
+		nat_buf_printf(b, "-A %s -p tcp --tcp-flags SYN,RST SYN -j TCPMSS --set-mss %d\n", fwd,
+		               p->nat.mss_clamp);
+	/* neighbour discovery is never forwarded; nothing of it reaches a user's class */
+	if (f & (POLICY_F_QOS_UP | POLICY_F_QOS_DOWN))
+		ipt_mac_marks(p, r, fwd, b);
+	if (f & POLICY_F_QOS_UP)
+		ipt_steer_fam(p, r, DIR_UP, fwd, true, b);
+	if (f & POLICY_F_QOS_DOWN)
+		ipt_steer_fam(p, r, DIR_DOWN, fwd, true, b);
+	nat_buf_printf(b, "COMMIT\n");
+	if (!(f & POLICY_F_NAT))
+		return b->err;
+	/* what NAT gives IPv4 hosts, a stateful filter gives IPv6 ones */
+	nat_buf_printf(b, "*filter\n");
+	if (env->reset)
+		nat_buf_printf(b, ":INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n");
+	nat_buf_printf(b, ":%s - [0:0]\n", in6);
+	if (env->reset || !(env->jumps_present6 & NAT_JUMP_FILTER_FWD))
+		nat_buf_printf(b, "-A FORWARD -j %s\n", in6);
+	for (size_t up = 0; up < n_uplinks(p); up++) {
+		net = uplink_dev(p, up);
+		nat_buf_printf(b, "-A %s -i %s -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT\n", in6, net);
+		for (unsigned t = 0; t < 5; t++) {
+			static const char *const types[5] = { "destination-unreachable", "packet-too-big",
+			                                      "time-exceeded", "parameter-problem", "echo-request" };
+
+			nat_buf_printf(b, "-A %s -i %s -p ipv6-icmp --icmpv6-type %s -j ACCEPT\n", in6, net, types[t]);
+		}
+		for (size_t i = 0; (f & POLICY_F_FORWARD) && i < p->n_fwds; i++) {
+			const struct policy_forward *fw = &p->fwds[i];
+			const struct policy_net6 *dst;
+			size_t n;
+
+			if (fw->to6.plen) {
+				dst = &fw->to6;
+				n = 1;
+			} else if (fw->own && fw->user != SIZE_MAX) {
+				dst = p->users[fw->user].nets6;
+				n = p->users[fw->user].n_nets6;
+			} else {
+				continue;
+			}
+			port_range_str(fw, ':', ports, sizeof(ports));
+			for (size_t k = 0; k < n; k++)
+				for (unsigned pr = POLICY_PROTO_TCP; pr <= POLICY_PROTO_UDP; pr <<= 1)
+					if (fw->protos & pr)
+						nat_buf_printf(b, "-A %s -i %s -d %s -p %s --dport %s -j ACCEPT\n", in6, net,
+						               policy_net6_str(&dst[k], set, sizeof(set)),
+						               pr == POLICY_PROTO_TCP ? "tcp" : "udp", ports);
+		}
+	}
+	for (size_t up = 0; up < n_uplinks(p); up++)
+		nat_buf_printf(b, "-A %s -i %s -j DROP\n", in6, uplink_dev(p, up));
+	nat_buf_printf(b, "COMMIT\n");
 	return b->err;
 }
 
@@ -444,12 +970,21 @@ static void tc_prio(const struct policy *p, const struct nat_env *env, const cha
 	if (bands == 4)
 		nat_buf_printf(b, "filter add dev %s parent %u: protocol ip prio 3 u32 match ip tos 0x%02x 0xfc flowid %u:4\n",
 		               dev, handle, DSCP_P2P << 2, handle);
+	if (policy_is_dual(p)) {
+		/* IPv6's traffic class picks the band the same way */
+		nat_buf_printf(b, "filter add dev %s parent %u: protocol ipv6 prio 11 u32 match ip6 priority 0x%02x 0xfc flowid %u:1\n",
+		               dev, handle, DSCP_INTERACTIVE << 2, handle);
+		nat_buf_printf(b, "filter add dev %s parent %u: protocol ipv6 prio 12 u32 match ip6 priority 0x%02x 0xfc flowid %u:3\n",
+		               dev, handle, DSCP_BULK << 2, handle);
+		if (bands == 4)
+			nat_buf_printf(b, "filter add dev %s parent %u: protocol ipv6 prio 13 u32 match ip6 priority 0x%02x 0xfc flowid %u:4\n",
+			               dev, handle, DSCP_P2P << 2, handle);
+	}
 }
 
 static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
-                          const struct nat_env *env, enum dir d, struct nat_buf *b)
+                          const struct nat_env *env, enum dir d, const char *dev, struct nat_buf *b)
 {
-	const char *dev = d == DIR_UP ? p->nat.dev_net : p->nat.dev_lan;
 	uint64_t dev_rate = d == DIR_UP ? r->line_up : r->lan;
 	uint64_t local = d == DIR_UP ? r->local_up : r->local_down;
 	uint64_t local_ceil = d == DIR_UP ? r->line_up : r->lan;
@@ -526,10 +1061,23 @@ int nat_render_tc(const struct policy *p, const struct policy_rates *r,
 {
 	nat_buf_printf(b, "# fairway nat: %s — tc -batch; rates in bytes/s (\"bps\"), class ids as in "
 	               "Fair NAT: user 1:<first octet × 10>\n", p->file);
-	if (p->nat.features & POLICY_F_QOS_UP)
-		render_tc_dev(p, r, env, DIR_UP, b);
+	for (size_t up = 0; (p->nat.features & POLICY_F_QOS_UP) && up < n_uplinks(p); up++) {
+		struct policy_rates rr;
+
+		if (up == 0) {
+			render_tc_dev(p, r, env, DIR_UP, p->nat.dev_net, b);
+			continue;
+		}
+		/* another uplink: its own tree, each user's share of that line */
+		if (uplink_rates(p, up, &rr) != 0) {
+			b->err = -ENOMEM;
+			break;
+		}
+		render_tc_dev(p, &rr, env, DIR_UP, uplink_dev(p, up), b);
+		policy_rates_free(&rr);
+	}
 	if (p->nat.features & POLICY_F_QOS_DOWN)
-		render_tc_dev(p, r, env, DIR_DOWN, b);
+		render_tc_dev(p, r, env, DIR_DOWN, p->nat.dev_lan, b);
 	return b->err;
 }
 
@@ -549,10 +1097,49 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 	nat_buf_printf(b, "# features: %s%s\n", policy_feature_names(p->nat.features, f, sizeof(f)),
 	               (p->nat.features & POLICY_F_RESET) && !env->reset ?
 	               " (RESET ignored: fairway only replaces its own table; --reset honours it)" : "");
-	nat_buf_printf(b, "# devices: LAN %s, Internet %s (MTU %u = HTB quantum)\n", p->nat.dev_lan,
-	               p->nat.dev_net, env->mtu);
+	nat_buf_printf(b, "# devices: LAN %s, Internet %s", p->nat.dev_lan, p->nat.dev_net);
+	for (size_t up = 1; up < n_uplinks(p); up++)
+		nat_buf_printf(b, ", %s", uplink_dev(p, up));
+	nat_buf_printf(b, " (MTU %u = HTB quantum)\n", env->mtu);
+	for (size_t up = 1; up < n_uplinks(p); up++) {
+		/* each further uplink: its own tree, the users' shares of its line */
+		struct policy_rates rr;
+		char u1[48], u2[48], u3[48], u4[48];
+
+		if (uplink_rates(p, up, &rr) != 0) {
+			b->err = -ENOMEM;
+			return b->err;
+		}
+		nat_buf_printf(b, "# uplink %s: upload line %s - %u%% = %s; router %s; %zu users x %s\n",
+		               uplink_dev(p, up),
+		               policy_rate_str(p->nat.more[up - 1].rate_up, u1, sizeof(u1)), p->link.sub_percent,
+		               policy_rate_str(rr.line_up, u2, sizeof(u2)),
+		               policy_rate_str(rr.local_up, u3, sizeof(u3)), p->n_users,
+		               policy_rate_str(rr.user_up, u4, sizeof(u4)));
+		policy_rates_free(&rr);
+	}
+	if (policy_is_dual(p)) {
+		nat_buf_printf(b, "# dual stack: IPv4 NATed, IPv6 routed; LAN IPv6");
+		for (size_t i = 0; i < p->nat.n_lan6; i++) {
+			struct policy_net6 n = p->nat.lan6[i];
+			char a[64], net[64];
+
+			/* the router's address on the prefix, and the prefix itself */
+			n.plen = 128;
+			policy_net6_str(&n, a, sizeof(a));
+			for (unsigned bit = p->nat.lan6[i].plen; bit < 128; bit++)
+				n.a[bit / 8] &= (uint8_t)~(0x80u >> (bit % 8));
+			policy_net6_str(&n, net, sizeof(net));
+			nat_buf_printf(b, "%s %s/%u (router %s)", i ? "," : "", net, p->nat.lan6[i].plen, a);
+		}
+		if (p->nat.n_lan6 == 0)
+			nat_buf_printf(b, " none");
+		nat_buf_printf(b, "\n");
+	}
 	nat_buf_printf(b, "# firewall: %s %s; tree: class mode %s, leaf %s, borrow %s\n",
-	               p->nat.backend == POLICY_BACKEND_NFT ? "nft table ip" : "iptables chains",
+	               p->nat.backend == POLICY_BACKEND_NFT ?
+	               (policy_is_dual(p) ? "nft table inet" : "nft table ip") :
+	               (policy_is_dual(p) ? "iptables + ip6tables chains" : "iptables chains"),
 	               p->nat.backend == POLICY_BACKEND_NFT ? t : p->nat.prefix,
 	               p->nat.class_mode == POLICY_CLASS_WONDER ? "wonder" : "default",
 	               policy_leaf_name(p->nat.leaf), p->link.borrow ? "yes" : "no");
@@ -564,9 +1151,13 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 		               policy_rate_str(r->line_up, r2, sizeof(r2)),
 		               policy_rate_str(r->local_up, r3, sizeof(r3)), p->link.local_percent,
 		               p->n_users, policy_rate_str(r->user_up, r4, sizeof(r4)));
+		uint64_t down = p->link.rate_down;   /* several uplinks: what all bring in */
+
+		for (size_t up = 1; up < n_uplinks(p); up++)
+			down += p->nat.more[up - 1].rate_down;
 		nat_buf_printf(b, "# download: line %s - %u%% = %s; %zu users x %s; LAN %s, router gets "
 		               "LAN - users = %s (quirk Q6)\n",
-		               policy_rate_str(p->link.rate_down, r1, sizeof(r1)), p->link.sub_percent,
+		               policy_rate_str(down, r1, sizeof(r1)), p->link.sub_percent,
 		               policy_rate_str(r->line_down, r2, sizeof(r2)), p->n_users,
 		               policy_rate_str(r->user_down, r3, sizeof(r3)),
 		               policy_rate_str(r->lan, r5, sizeof(r5)),
@@ -580,14 +1171,35 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 
 		snprintf(cls, sizeof(cls), "1:%u", u->mark);
 		user_addr_set(&p->users[i], set, sizeof(set));
+		for (size_t j = 0, at = strlen(set); j < p->users[i].n_nets6 + p->users[i].n_macs &&
+		     at + 52 < sizeof(set); j++) {
+			char a[64];
+
+			if (j < p->users[i].n_nets6)
+				policy_net6_str(&p->users[i].nets6[j], a, sizeof(a));
+			else
+				policy_mac_str(&p->users[i].macs[j - p->users[i].n_nets6], a, sizeof(a));
+			at += (size_t)snprintf(set + at, sizeof(set) - at, "%s%s%s", at ? ", " : "",
+			                       j < p->users[i].n_nets6 ? "" : "mac ", a);
+		}
 		nat_buf_printf(b, "# %-12s %-6s %-11llu %-11llu %-11llu %-11llu %s\n", p->users[i].name, cls,
 		               (unsigned long long)u->rate_up, (unsigned long long)u->ceil_up,
 		               (unsigned long long)u->rate_down, (unsigned long long)u->ceil_down, set);
 	}
 	for (size_t i = 0; i < p->n_fwds; i++) {
-		char ip[20];
+		char ip[1024];
 
-		ip_str(p->fwds[i].to.ip, ip, sizeof(ip));
+		if (p->fwds[i].to.ip)
+			ip_str(p->fwds[i].to.ip, ip, sizeof(ip));
+		else
+			snprintf(ip, sizeof(ip), "(no IPv4)");
+		if (policy_is_dual(p)) {
+			char set[900];
+
+			fwd6_set(p, &p->fwds[i], set, sizeof(set));
+			if (set[0])
+				snprintf(ip + strlen(ip), sizeof(ip) - strlen(ip), ", IPv6 %s (opened, not NATed)", set);
+		}
 		nat_buf_printf(b, "# forward %s%s%s %u-%u -> %s%s\n",
 		               p->fwds[i].protos & POLICY_PROTO_TCP ? "tcp" : "",
 		               p->fwds[i].protos == 3 ? "+" : "",
@@ -759,6 +1371,38 @@ int nat_read_lan(const char *dev, uint32_t *ip, unsigned *prefix)
 	return rc;
 }
 
+int nat_read_lan6(struct policy *p)
+{
+	const char *argv[] = { "ip", "-j", "-6", "addr", "show", "dev", p->nat.dev_lan, "scope", "global", NULL };
+	json_t *j = run_json(argv), *ai, *e;
+	size_t i;
+	int rc = -EADDRNOTAVAIL;
+
+	if (j == NULL || !json_is_array(j) || json_array_size(j) == 0) {
+		json_decref(j);
+		return -ENODEV;
+	}
+	ai = json_object_get(json_array_get(j, 0), "addr_info");
+	json_array_foreach(ai, i, e) {
+		const char *loc = json_string_value(json_object_get(e, "local"));
+		json_int_t pl = json_integer_value(json_object_get(e, "prefixlen"));
+		char one[96];
+
+		if (loc == NULL || pl < 16 || pl > 128)
+			continue;
+		snprintf(one, sizeof(one), "%s/%lld", loc, (long long)pl);
+		int r = policy_lan6_add(p, one, 0);
+		if (r == -ENOMEM) {
+			rc = r;
+			break;
+		}
+		if (r == 0)
+			rc = 0;
+	}
+	json_decref(j);
+	return rc;
+}
+
 int nat_read_mtu(const char *dev, unsigned *mtu)
 {
 	const char *argv[] = { "ip", "-j", "link", "show", "dev", dev, NULL };
@@ -872,6 +1516,7 @@ static int tc_batch(const struct policy *p, const char *script)
 struct dev_step {
 	const char *dev;
 	enum dir dir;
+	const struct policy_rates *rates;   /* this device's (an uplink's own) */
 	enum root_kind before;
 	char *prev_batch;       /* our previous tree, to restore on failure */
 	bool touched;
@@ -914,13 +1559,15 @@ static bool ipt_has_chain(const char *dump, const char *chain)
 	return false;
 }
 
-static char *ipt_save(const struct policy *p, const char *table)
+static int stop_cmd(const char *const argv[], bool dry_run, FILE *out);
+
+static char *ipt_save_cmd(const char *base, const char *table)
 {
 	char cmd[POLICY_PATH_MAX + 8];
 	const char *a[] = { cmd, "-t", table, NULL };
 	struct nat_buf out = { 0 };
 
-	snprintf(cmd, sizeof(cmd), "%s-save", p->nat.iptables);
+	snprintf(cmd, sizeof(cmd), "%s-save", base);
 	if (run(a, NULL, &out, NULL) != 0) {
 		nat_buf_free(&out);
 		return NULL;
@@ -928,20 +1575,57 @@ static char *ipt_save(const struct policy *p, const char *table)
 	return out.s ? out.s : strdup("");
 }
 
+static char *ipt_save(const struct policy *p, const char *table)
+{
+	return ipt_save_cmd(p->nat.iptables, table);
+}
+
+/* Removes one hook's jumps to chain, then the chain (or prints that). */
+static int ipt_drop_chain(const char *cmd, const char *table, const char *hook, const char *chain,
+                          const char *dump, bool dry_run, FILE *out)
+{
+	const char *del[] = { cmd, "-w", "-t", table, "-D", hook, "-j", chain, NULL };
+	const char *fl[] = { cmd, "-w", "-t", table, "-F", chain, NULL };
+	const char *x[] = { cmd, "-w", "-t", table, "-X", chain, NULL };
+
+	if (!dry_run && !ipt_has_chain(dump, chain))
+		return 0;
+	for (int k = 0; k < 16 && stop_cmd(del, dry_run, out) == 0 && !dry_run; k++)
+		;
+	stop_cmd(fl, dry_run, out);
+	return stop_cmd(x, dry_run, out) != 0 ? -EIO : 0;
+}
+
+static void proc_ipv6_forwarding(const struct policy *p);
+
 int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_env *env)
 {
-	struct dev_step steps[2];
-	size_t n = 0;
+	struct dev_step steps[2 + POLICY_MORE_UPLINKS];
+	struct policy_rates more_rates[POLICY_MORE_UPLINKS];
+	size_t n = 0, n_more_rates = 0;
 	struct nat_buf fw = { 0 };
-	char *saved_mangle = NULL, *saved_nat = NULL;
+	char *saved_mangle = NULL, *saved_nat = NULL, *saved6_mangle = NULL, *saved6_filter = NULL;
+	struct nat_buf fw6 = { 0 };
+	char cmd6[POLICY_PATH_MAX + 16];
+	bool v6ipt = p->nat.backend == POLICY_BACKEND_IPTABLES && policy_is_dual(p);
 	char what[64], path[POLICY_PATH_MAX + 64], cmd[POLICY_PATH_MAX + 16];
 	int rc = 0;
 
 	memset(steps, 0, sizeof(steps));
-	if (p->nat.features & POLICY_F_QOS_UP)
-		steps[n++] = (struct dev_step){ .dev = p->nat.dev_net, .dir = DIR_UP };
+	memset(more_rates, 0, sizeof(more_rates));
+	if (p->nat.features & POLICY_F_QOS_UP) {
+		steps[n++] = (struct dev_step){ .dev = p->nat.dev_net, .dir = DIR_UP, .rates = r };
+		for (size_t up = 1; up < n_uplinks(p); up++) {
+			if (uplink_rates(p, up, &more_rates[n_more_rates]) != 0) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			steps[n++] = (struct dev_step){ .dev = uplink_dev(p, up), .dir = DIR_UP,
+			                                .rates = &more_rates[n_more_rates++] };
+		}
+	}
 	if (p->nat.features & POLICY_F_QOS_DOWN)
-		steps[n++] = (struct dev_step){ .dev = p->nat.dev_lan, .dir = DIR_DOWN };
+		steps[n++] = (struct dev_step){ .dev = p->nat.dev_lan, .dir = DIR_DOWN, .rates = r };
 	/* 1. look before touching anything */
 	for (size_t i = 0; i < n; i++) {
 		steps[i].before = root_kind(p, steps[i].dev, what, sizeof(what));
@@ -980,6 +1664,24 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		                     (ipt_has_jump(saved_nat, "PREROUTING", pre) ? NAT_JUMP_NAT_PRE : 0) |
 		                     (ipt_has_jump(saved_nat, "POSTROUTING", post) ? NAT_JUMP_NAT_POST : 0);
 		rc = nat_render_iptables(p, r, env, &fw);
+		if (rc == 0 && v6ipt) {
+			char in6[64];
+
+			nat_ip6tables_cmd(p, cmd6, sizeof(cmd6));
+			saved6_mangle = ipt_save_cmd(cmd6, "mangle");
+			saved6_filter = ipt_save_cmd(cmd6, "filter");
+			if (saved6_mangle == NULL || saved6_filter == NULL) {
+				log_err("%s-save failed: is %s installed and the kernel's ip6_tables loaded?",
+				        cmd6, cmd6);
+				rc = -ENOENT;
+				goto out;
+			}
+			snprintf(in6, sizeof(in6), "%s_INBOUND", p->nat.prefix);
+			env->jumps_present6 = (ipt_has_jump(saved6_mangle, "PREROUTING", pre) ? NAT_JUMP_MANGLE_PRE : 0) |
+			                      (ipt_has_jump(saved6_mangle, "FORWARD", fwd) ? NAT_JUMP_MANGLE_FWD : 0) |
+			                      (ipt_has_jump(saved6_filter, "FORWARD", in6) ? NAT_JUMP_FILTER_FWD : 0);
+			rc = nat_render_ip6tables(p, r, env, &fw6);
+		}
 	} else {
 		rc = nat_render_nft(p, r, env, &fw);
 	}
@@ -989,7 +1691,7 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 	for (size_t i = 0; i < n; i++) {
 		struct nat_buf b = { 0 };
 
-		render_tc_dev(p, r, env, steps[i].dir, &b);
+		render_tc_dev(p, steps[i].rates, env, steps[i].dir, steps[i].dev, &b);
 		if (b.err) {
 			rc = b.err;
 			nat_buf_free(&b);
@@ -1029,9 +1731,44 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 			rc = -EIO;
 			goto out;
 		}
+		if (v6ipt) {
+			char cmd6r[POLICY_PATH_MAX + 24];
+			const char *a6[] = { cmd6r, env->reset ? NULL : "--noflush", NULL };
+			const char *r4[] = { cmd, NULL }, *r6[] = { cmd6r, NULL };
+
+			snprintf(cmd6r, sizeof(cmd6r), "%s-restore", cmd6);
+			if (run_logged(a6, fw6.s, NULL) != 0) {
+				log_err("IPv6 firewall rules refused; restoring the previous tables (both "
+				        "families) and tc trees");
+				run_logged(r6, saved6_mangle, NULL);
+				run_logged(r6, saved6_filter, NULL);
+				run_logged(r4, saved_mangle, NULL);
+				run_logged(r4, saved_nat, NULL);
+				tc_rollback(p, steps, n);
+				rc = -EIO;
+				goto out;
+			}
+		}
 	} else {
 		const char *a[] = { "nft", "-f", "-", NULL };
+		char t[POLICY_PREFIX_MAX];
+		const char *l6[] = { "nft", "list", "table", "inet", t, NULL };
 
+		nat_table_name(p, t, sizeof(t));
+		if (!policy_is_dual(p) && run(l6, NULL, NULL, NULL) == 0) {
+			/* an earlier dual-stack start: its table goes in the same transaction */
+			struct nat_buf both = { 0 };
+
+			nat_buf_printf(&both, "delete table inet %s\n%s", t, fw.s);
+			if (both.err) {
+				rc = both.err;
+				nat_buf_free(&both);
+				tc_rollback(p, steps, n);
+				goto out;
+			}
+			nat_buf_free(&fw);
+			fw = both;
+		}
 		if (run_logged(a, fw.s, NULL) != 0) {
 			log_err("nft refused the ruleset (nothing changed there); rolling back tc");
 			tc_rollback(p, steps, n);
@@ -1045,7 +1782,7 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		struct nat_buf b = { 0 };
 		FILE *f;
 
-		render_tc_dev(p, r, env, steps[i].dir, &b);
+		render_tc_dev(p, steps[i].rates, env, steps[i].dir, steps[i].dev, &b);
 		state_path(p, steps[i].dev, path, sizeof(path));
 		f = fopen(path, "w");
 		if (f && b.s) {
@@ -1063,13 +1800,49 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 		if (f)
 			fclose(f);
 	}
+	if ((p->nat.features & POLICY_F_PROC) && policy_is_dual(p))
+		proc_ipv6_forwarding(p);
 out:
 	for (size_t i = 0; i < n; i++)
 		free(steps[i].prev_batch);
+	for (size_t i = 0; i < n_more_rates; i++)
+		policy_rates_free(&more_rates[i]);
 	free(saved_mangle);
 	free(saved_nat);
+	free(saved6_mangle);
+	free(saved6_filter);
 	nat_buf_free(&fw);
+	nat_buf_free(&fw6);
 	return rc;
+}
+
+/* IPv6 forwarding on. A forwarding host ignores router advertisements
+ * unless accept_ra is 2: the uplink keeps its own (SLAAC) route that way. */
+static void proc_ipv6_forwarding(const struct policy *p)
+{
+	char path[128], cur[8];
+	FILE *f;
+
+	for (size_t up = 0; up < n_uplinks(p); up++) {
+		cur[0] = '\0';
+		snprintf(path, sizeof(path), "/proc/sys/net/ipv6/conf/%s/accept_ra", uplink_dev(p, up));
+		f = fopen(path, "r");
+		if (f) {
+			if (fgets(cur, sizeof(cur), f) == NULL)
+				cur[0] = '\0';
+			fclose(f);
+		}
+		if (strcmp(cur, "1\n") == 0 && (f = fopen(path, "w")) != NULL) {
+			if (fputs("2\n", f) < 0)
+				log_warn("PROC: cannot set %s to 2: %s", path, strerror(errno));
+			fclose(f);
+		}
+	}
+	f = fopen("/proc/sys/net/ipv6/conf/all/forwarding", "w");
+	if (f == NULL || fputs("1\n", f) < 0)
+		log_warn("PROC: cannot enable /proc/sys/net/ipv6/conf/all/forwarding: %s", strerror(errno));
+	if (f)
+		fclose(f);
 }
 
 /* Runs (or prints) one stop command; returns its status. */
@@ -1087,17 +1860,26 @@ static int stop_cmd(const char *const argv[], bool dry_run, FILE *out)
 int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 {
 	char t[POLICY_PREFIX_MAX], what[64], path[POLICY_PATH_MAX + 64];
-	const char *devs[2] = { p->nat.dev_net, p->nat.dev_lan };
+	const char *devs[2 + POLICY_MORE_UPLINKS] = { p->nat.dev_net, p->nat.dev_lan };
+	size_t n_devs = 2;
 	int rc = 0;
 
+	for (size_t up = 1; up < n_uplinks(p); up++)
+		devs[n_devs++] = uplink_dev(p, up);
 	nat_table_name(p, t, sizeof(t));
 	/* nftables: our table, if there is one */
 	{
 		const char *list[] = { "nft", "list", "table", "ip", t, NULL };
 		const char *del[] = { "nft", "delete", "table", "ip", t, NULL };
+		const char *list6[] = { "nft", "list", "table", "inet", t, NULL };
+		const char *del6[] = { "nft", "delete", "table", "inet", t, NULL };
 
-		if (dry_run || run(list, NULL, NULL, NULL) == 0)
+		if (dry_run ? !policy_is_dual(p) : run(list, NULL, NULL, NULL) == 0)
 			if (stop_cmd(del, dry_run, out) != 0)
+				rc = -EIO;
+		/* the dual-stack table (a dual-stack policy, or an earlier one) */
+		if (dry_run ? policy_is_dual(p) : run(list6, NULL, NULL, NULL) == 0)
+			if (stop_cmd(del6, dry_run, out) != 0)
 				rc = -EIO;
 	}
 	/* iptables: the jumps to our chains, then the chains */
@@ -1134,8 +1916,33 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 			free(dump);
 		}
 	}
+	/* ip6tables (dual stack on the iptables backend): mangle and the inbound guard */
+	if (dry_run ? policy_is_dual(p) && p->nat.backend == POLICY_BACKEND_IPTABLES : true) {
+		char cmd6[POLICY_PATH_MAX + 16], chain[64];
+		static const char *const tabs6[2] = { "mangle", "filter" };
+
+		nat_ip6tables_cmd(p, cmd6, sizeof(cmd6));
+		for (int ti = 0; ti < 2; ti++) {
+			char *dump = dry_run ? NULL : ipt_save_cmd(cmd6, tabs6[ti]);
+
+			if (!dry_run && (dump == NULL || strstr(dump, p->nat.prefix) == NULL)) {
+				free(dump);
+				continue;
+			}
+			if (ti == 0) {
+				snprintf(chain, sizeof(chain), "%s_PREROUTING", p->nat.prefix);
+				rc = ipt_drop_chain(cmd6, "mangle", "PREROUTING", chain, dump, dry_run, out) ? -EIO : rc;
+				snprintf(chain, sizeof(chain), "%s_FORWARD", p->nat.prefix);
+				rc = ipt_drop_chain(cmd6, "mangle", "FORWARD", chain, dump, dry_run, out) ? -EIO : rc;
+			} else {
+				snprintf(chain, sizeof(chain), "%s_INBOUND", p->nat.prefix);
+				rc = ipt_drop_chain(cmd6, "filter", "FORWARD", chain, dump, dry_run, out) ? -EIO : rc;
+			}
+			free(dump);
+		}
+	}
 	/* tc: our root qdiscs only */
-	for (int i = 0; i < 2; i++) {
+	for (size_t i = 0; i < n_devs; i++) {
 		const char *del[] = { p->nat.tc, "qdisc", "del", "dev", devs[i], "root", NULL };
 		enum root_kind k = dry_run ? ROOT_OURS : root_kind(p, devs[i], what, sizeof(what));
 
@@ -1156,16 +1963,19 @@ int nat_stop(const struct policy *p, bool dry_run, FILE *out)
 
 int nat_print_counters(const struct policy *p, const struct policy_rates *r, FILE *out)
 {
-	const char *devs[2] = { p->nat.dev_net, p->nat.dev_lan };
+	const char *devs[2 + POLICY_MORE_UPLINKS] = { p->nat.dev_net, p->nat.dev_lan };
 	static const char *const dname[2] = { "upload", "download" };
 	char t[POLICY_PREFIX_MAX];
+	size_t n_devs = 2;
 	int rc = 0;
 
-	for (int d = 0; d < 2; d++) {
+	for (size_t up = 1; up < n_uplinks(p); up++)
+		devs[n_devs++] = uplink_dev(p, up);
+	for (size_t d = 0; d < n_devs; d++) {
 		const char *a[] = { p->nat.tc, "-s", "class", "show", "dev", devs[d], NULL };
 		struct nat_buf txt = { 0 };
 
-		fprintf(out, "%s on %s:\n", dname[d], devs[d]);
+		fprintf(out, "%s on %s:\n", dname[d == 1], devs[d]);
 		if (run(a, NULL, &txt, NULL) != 0 || txt.s == NULL || strstr(txt.s, "class htb 1:") == NULL) {
 			fprintf(out, "  no classes (not started, or the device is gone)\n");
 			nat_buf_free(&txt);
@@ -1199,12 +2009,12 @@ int nat_print_counters(const struct policy *p, const struct policy_rates *r, FIL
 	/* nft's per-user counters (first steering rule of each user) */
 	nat_table_name(p, t, sizeof(t));
 	if (p->nat.backend == POLICY_BACKEND_NFT) {
-		const char *a[] = { "nft", "-j", "list", "chain", "ip", t, "steer", NULL };
+		const char *a[] = { "nft", "-j", "list", "chain", policy_is_dual(p) ? "inet" : "ip", t, "steer", NULL };
 		json_t *j = run_json(a), *arr = json_object_get(j, "nftables"), *e;
 		size_t i;
 
 		if (arr)
-			fprintf(out, "nft table ip %s, chain steer:\n", t);
+			fprintf(out, "nft table %s %s, chain steer:\n", policy_is_dual(p) ? "inet" : "ip", t);
 		json_array_foreach(arr, i, e) {
 			json_t *rule = json_object_get(e, "rule"), *x;
 			const char *c = json_string_value(json_object_get(rule, "comment"));

@@ -17,6 +17,11 @@
  * to the class id (nft `meta priority set 1:21`, iptables `CLASSIFY`),
  * which HTB follows. Fair NAT's TOS rules set the DSCP that picks the band.
  *
+ * Dual stack (policy_is_dual: a user with IPv6 or a MAC): one `inet`
+ * table instead, steering by maps (addr4, addr6 intervals, MAC -> ct mark
+ * -> class; DSCP / traffic class -> band), IPv6 routed behind a stateful
+ * inbound chain the port forwards open; iptables backend: ip6tables beside.
+ *
  * The render functions are pure (text out). nat_apply/nat_stop/nat_info run
  * `nft`, `iptables-restore`, `tc` and `ip`; they touch only fairway's own
  * table (or FAIRWAY_* chains and the jumps to them) and the root qdiscs of
@@ -47,11 +52,13 @@ struct nat_env {
 	/* iptables only: the jumps from the built-in chains already exist
 	 * (so a second start does not add them twice). Bits: NAT_JUMP_* */
 	unsigned jumps_present;
+	unsigned jumps_present6;   /* the same for ip6tables (dual stack) */
 };
 
 enum {
 	NAT_JUMP_MANGLE_PRE = 1, NAT_JUMP_MANGLE_FWD = 2,
 	NAT_JUMP_NAT_PRE = 4, NAT_JUMP_NAT_POST = 8,
+	NAT_JUMP_FILTER_FWD = 16,   /* ip6tables: FORWARD -> <PREFIX>_INBOUND */
 };
 
 /* The nft table name: the prefix in lower case ("fairway", "fairnat"). */
@@ -63,6 +70,14 @@ int nat_render_nft(const struct policy *p, const struct policy_rates *r,
                    const struct nat_env *env, struct nat_buf *out);
 int nat_render_iptables(const struct policy *p, const struct policy_rates *r,
                         const struct nat_env *env, struct nat_buf *out);
+/* Dual stack on the iptables backend: the IPv6 half for ip6tables-restore
+ * (mangle: TOS / traffic class, MSS, steering; filter: the inbound guard
+ * the port forwards open). */
+int nat_render_ip6tables(const struct policy *p, const struct policy_rates *r,
+                         const struct nat_env *env, struct nat_buf *out);
+/* The ip6tables flavour beside p->nat.iptables (iptables-legacy ->
+ * ip6tables-legacy). */
+void nat_ip6tables_cmd(const struct policy *p, char *out, size_t len);
 int nat_render_tc(const struct policy *p, const struct policy_rates *r,
                   const struct nat_env *env, struct nat_buf *out);
 /* The human summary `info` and `--dry-run` start with. */
@@ -74,6 +89,10 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 /* The LAN device's first IPv4 address and prefix (`ip -j addr show DEV`).
  * -ENODEV when the device does not exist, -EADDRNOTAVAIL without IPv4. */
 int nat_read_lan(const char *dev, uint32_t *ip, unsigned *prefix);
+/* DEV_LAN's global IPv6 addresses with their prefix lengths, appended to
+ * p->nat.lan6 (`ip -j -6 addr show DEV scope global`). -ENODEV, -ENOMEM,
+ * -EADDRNOTAVAIL when it has none. */
+int nat_read_lan6(struct policy *p);
 /* A device's MTU (`ip -j link show DEV`), -ENODEV. */
 int nat_read_mtu(const char *dev, unsigned *mtu);
 

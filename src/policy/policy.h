@@ -1,9 +1,15 @@
 /* policy — users, rates, ceilings, forwards: one model for both planes.
  *
  * The portal plane groups SSB identities (`@…=.ed25519`) into users; the
- * router plane (`fairway nat`) groups LAN IPv4 addresses. Both share the
+ * router plane (`fairway nat`) groups LAN addresses: IPv4 (Fair NAT's),
+ * IPv6 addresses and prefixes, and MACs (dual stack). Both share the
  * link settings (Fair NAT's RATE_*, RATE_SUB_PERCENT, RATE_LOCAL_PERCENT,
  * BORROW) and the per-user rate / ceiling per direction.
+ *
+ * Modules: policy.c (this model: init, load, validate, resolve),
+ * policy_ini.c and policy_fairnat.c (the readers), policy_rate.c (units
+ * and Fair NAT's arithmetic), policy_lex.c / policy_addr.c (lexers,
+ * addresses); policy_int.h is what they share.
  *
  * Two readers fill the same struct policy:
  *   - fairway's own INI file (inih), sections [portal], [nat], [user NAME];
@@ -80,12 +86,32 @@ struct policy_addr {
 	int line;
 };
 
+/* An IPv6 address (plen 128) or prefix (2001:db8:1:42::/64), network
+ * byte order, host bits zero. IPv6 is routed, never NATed: the router
+ * plane matches these as they are. */
+struct policy_net6 {
+	uint8_t a[16];
+	unsigned plen;
+	int line;
+};
+
+/* A host's MAC: covers every address it uses on the LAN (temporary IPv6
+ * privacy addresses included). */
+struct policy_mac {
+	uint8_t a[6];
+	int line;
+};
+
 struct policy_user {
 	char name[POLICY_NAME_MAX];
 	char **ids;                  /* portal: "@…=.ed25519", owned */
 	size_t n_ids;
-	struct policy_addr *addrs;   /* router: owned */
+	struct policy_addr *addrs;   /* router: IPv4, owned */
 	size_t n_addrs;
+	struct policy_net6 *nets6;   /* router: IPv6 addresses and prefixes, owned */
+	size_t n_nets6;
+	struct policy_mac *macs;     /* router: owned */
+	size_t n_macs;
 	/* bytes/s; 0 = not set (equal share / line rate) */
 	uint64_t rate_up, ceil_up, rate_down, ceil_down;
 	int line;                    /* where the user was declared */
@@ -97,7 +123,10 @@ struct policy_forward {
 	uint16_t lo, hi;
 	unsigned protos;             /* POLICY_PROTO_* */
 	struct policy_addr to;       /* ip 0 = the user's first address */
+	struct policy_net6 to6;      /* "to ADDR6"; plen 0 = none (a user's
+	                              * forward opens to all its IPv6 entries) */
 	size_t user;                 /* index into users, or SIZE_MAX */
+	bool own;                    /* no "to": the user's own addresses (IPv6: all) */
 	int line;
 };
 
@@ -110,8 +139,21 @@ struct policy_link {
 	uint64_t ceil_user_up, ceil_user_down; /* 0 = the line */
 };
 
+#define POLICY_MORE_UPLINKS 7
+
+/* An uplink after the first (dev-net = ppp0 wwan0): its own tree, its
+ * own rates ([uplink wwan0] rate-up / rate-down). The first uplink is
+ * dev_net with link.rate_up / rate_down. */
+struct policy_uplink {
+	char dev[POLICY_DEV_MAX];
+	uint64_t rate_up, rate_down; /* bytes/s */
+	int line;
+};
+
 struct policy_nat {
 	char dev_lan[POLICY_DEV_MAX], dev_net[POLICY_DEV_MAX];
+	struct policy_uplink more[POLICY_MORE_UPLINKS];
+	size_t n_more;
 	unsigned features;           /* POLICY_F_* */
 	enum policy_class_mode class_mode;
 	enum policy_leaf leaf;
@@ -131,6 +173,10 @@ struct policy_nat {
 	uint32_t lan_ip;             /* the router's own LAN address */
 	unsigned lan_prefix;
 	unsigned mtu;                /* 0 = read from DEV_NET (1500 if unknown) */
+	/* the LAN's IPv6 prefixes (lan-net6, --lan-net6, else DEV_LAN's global
+	 * addresses at apply time): every IPv6 entry must be inside one */
+	struct policy_net6 *lan6;    /* owned */
+	size_t n_lan6;
 };
 
 struct policy_portal {
@@ -200,6 +246,33 @@ int policy_validate(struct policy *p);
  * every user address and forward target is inside lan_ip/prefix.
  * Diagnostics carry the config line; returns -EINVAL on any error. */
 int policy_resolve_lan(struct policy *p, uint32_t lan_ip, unsigned prefix);
+
+/* True when the policy names IPv6 addresses or prefixes, MACs or LAN
+ * IPv6 prefixes: the router plane then builds an `inet` table (IPv4 and
+ * IPv6, maps for steering) instead of Fair NAT's `ip` one. */
+bool policy_is_dual(const struct policy *p);
+
+/* Adds one LAN IPv6 prefix, written as the router's own address on it and
+ * the prefix length ("2001:db8:1::1/64"; the address is kept whole).
+ * 0, -EINVAL (not that form, or link-local), -ENOMEM. */
+int policy_lan6_add(struct policy *p, const char *s, int line);
+
+/* Checks every IPv6 entry (users' and forwards') against p->nat.lan6:
+ * inside one LAN prefix, not the router's own address. Diagnostics carry
+ * the config line; -EINVAL on any error. */
+int policy_resolve_lan6(struct policy *p);
+
+/* IPv6 "ADDR" or "ADDR/LEN" (LEN 1..128, host bits zero). Pure. */
+bool policy_parse_net6(const char *s, struct policy_net6 *out);
+/* "2001:db8::1" or "2001:db8:1::/64" (plen 128 prints no "/128"). */
+const char *policy_net6_str(const struct policy_net6 *n, char *buf, size_t len);
+/* "aa:bb:cc:dd:ee:ff" (or with '-'); refuses multicast and all-zero. */
+bool policy_parse_mac(const char *s, struct policy_mac *out);
+const char *policy_mac_str(const struct policy_mac *m, char *buf, size_t len);
+/* Whether two IPv6 entries share any address. */
+bool policy_net6_overlap(const struct policy_net6 *a, const struct policy_net6 *b);
+/* Whether b lies inside a. */
+bool policy_net6_inside(const struct policy_net6 *a, const struct policy_net6 *b);
 
 /* Rates. tc units (`bit kbit mbit gbit bps kbps mbps gbps`, 1000-based,
  * also kibit… 1024-based) when fairnat is false; Fair NAT's

@@ -83,6 +83,15 @@ lines=$(cat "$d"/*.err | wc -l)
 [ -z "$leaks" ] && [ "$lines" -gt 10 ] && ok "no private key in $lines debug log lines of portal, host and ping" \
 	|| not_ok "secrets in logs (or no logs: $lines lines)" "$leaks"
 
+# fairway nat: Fair NAT's bare form (fairnat.sh CONFIG) and nothing at all
+expect 2 'usage: fairway nat' "fairway nat alone: usage, exit 2" "$B" nat
+NATCFG=tests/nat/configs/example.config
+want=$("$B" nat start --dry-run --lan-net 192.168.1.1/24 --mtu 1500 "$NATCFG" 2>/dev/null)
+got=$("$B" nat --dry-run --lan-net 192.168.1.1/24 --mtu 1500 "$NATCFG" 2>/dev/null); rc=$?
+[ "$rc" = 0 ] && [ -n "$want" ] && [ "$got" = "$want" ] && ok "fairway nat FILE = fairway nat start FILE" \
+	|| not_ok "fairway nat FILE (exit $rc)" "$(diff <(echo "$want") <(echo "$got") | head)"
+expect 2 'unknown command "bogus".*no file of that name' "fairway nat bogus: exit 2, names it" "$B" nat bogus
+expect 2 'cannot open' "fairway nat ./missing.config: exit 2, cannot open" "$B" nat --dry-run ./missing.config
 CAPS_ROOM=1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=
 . tests/cli/room.sh
 

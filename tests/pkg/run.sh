@@ -44,7 +44,7 @@ for c in $cmds; do grep -qE "^ +$c( |$)" <<<"$man_text" || missing+="$c "; done
 keys=$(grep -ohE '\[K_[A-Z_]+\] = \{ "[a-z0-9-]+"' src/policy/*.c | grep -oE '"[a-z0-9-]+"' | tr -d '"' | sort -u)
 conf_text=$(mandoc -Tascii man/fairway.conf.5 | col -b)
 missing=""
-for k in $keys id addr rate-up ceil-up rate-down ceil-down forward; do
+for k in $keys id addr mac rate-up ceil-up rate-down ceil-down forward; do
 	grep -qE "(^|[ ,])$k([ ,]|$)" <<<"$conf_text" || missing+="$k "
 done
 [ -z "$missing" ] && ok "every policy key is in fairway.conf(5)" || not_ok "policy keys missing from fairway.conf(5)" "$missing"

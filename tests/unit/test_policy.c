@@ -569,6 +569,82 @@ static void test_load_missing(void **st)
 	policy_free(&p);
 }
 
+static void test_dual_stack(void **st)
+{
+	struct policy p;
+	struct policy_net6 n = { 0 }, m = { 0 };
+	struct policy_mac mac = { 0 };
+	struct policy_rates r;
+	char buf[64];
+
+	(void)st;
+	/* addresses and prefixes: host bits zero, a colon needed, lengths 1..128 */
+	assert_true(policy_parse_net6("2001:db8:1:42::/64", &n));
+	assert_int_equal(n.plen, 64);
+	assert_string_equal(policy_net6_str(&n, buf, sizeof(buf)), "2001:db8:1:42::/64");
+	assert_true(policy_parse_net6("2001:DB8::1", &m));
+	assert_int_equal(m.plen, 128);
+	assert_string_equal(policy_net6_str(&m, buf, sizeof(buf)), "2001:db8::1");
+	assert_false(policy_parse_net6("2001:db8::1/64", &n));    /* host bits */
+	assert_false(policy_parse_net6("2001:db8::/129", &n));
+	assert_false(policy_parse_net6("2001:db8::/064", &n));
+	assert_false(policy_parse_net6("2001:db8::/", &n));
+	assert_false(policy_parse_net6("10.0.0.1", &n));
+	assert_false(policy_parse_net6("2001:db8:::1", &n));
+	/* overlap and inclusion */
+	assert_true(policy_parse_net6("2001:db8:1:40::/62", &n));
+	assert_true(policy_parse_net6("2001:db8:1:43::9", &m));
+	assert_true(policy_net6_overlap(&n, &m) && policy_net6_overlap(&m, &n));
+	assert_true(policy_net6_inside(&n, &m));
+	assert_false(policy_net6_inside(&m, &n));
+	assert_true(policy_parse_net6("2001:db8:1:44::/64", &m));
+	assert_false(policy_net6_overlap(&n, &m));
+	/* MACs: six pairs, one separator, no group or zero address */
+	assert_true(policy_parse_mac("02:AB:cd:00:00:01", &mac));
+	assert_string_equal(policy_mac_str(&mac, buf, sizeof(buf)), "02:ab:cd:00:00:01");
+	assert_true(policy_parse_mac("02-ab-cd-00-00-01", &mac));
+	assert_false(policy_parse_mac("02:ab-cd:00:00:01", &mac));
+	assert_false(policy_parse_mac("02:ab:cd:00:00:1", &mac));
+	assert_false(policy_parse_mac("01:00:5e:00:00:01", &mac));
+	assert_false(policy_parse_mac("00:00:00:00:00:00", &mac));
+	assert_false(policy_parse_mac("02:ab:cd:00:00:0g", &mac));
+	/* an addr list with every kind, and a user with IPv6 only */
+	assert_int_equal(ini(&p, "[nat]\ndev-lan = eth1\ndev-net = ppp0\nrate-lan = 100mbit\n"
+	                 "rate-up = 10mbit\nrate-down = 50mbit\nlan-net6 = 2001:db8:1::1/56\n"
+	                 "[user a]\naddr = 10.0.0.5, 2001:db8:1::5 2001:db8:1:42::/64,,6\n"
+	                 "mac = 02:00:00:00:00:05\n[user b]\naddr = 2001:db8:1::7\n"), 0);
+	assert_true(policy_is_dual(&p));
+	assert_int_equal(p.users[0].n_addrs, 2);
+	assert_int_equal(p.users[0].n_nets6, 2);
+	assert_int_equal(p.users[0].n_macs, 1);
+	assert_int_equal(p.nat.n_lan6, 1);
+	assert_int_equal(policy_resolve_lan6(&p), 0);
+	assert_int_equal(policy_compute(&p, POLICY_PLANE_ROUTER, &r), 0);
+	assert_int_equal(r.u[0].mark, 50);
+	assert_int_equal(r.u[1].mark, 10);   /* the first octet no user starts with */
+	policy_rates_free(&r);
+	policy_free(&p);
+	/* outside every LAN prefix; the router's own address */
+	assert_int_equal(ini(&p, "[nat]\nlan-net6 = 2001:db8:1::1/64\n[user a]\naddr = 2001:db8:2::5\n"
+	                 "[user b]\naddr = 2001:db8:1::1\n"), -EINVAL);
+	assert_int_equal(policy_resolve_lan6(&p), -EINVAL);
+	EXPECT_ERR(&p, 4, "2001:db8:2::5 is outside every LAN IPv6 prefix (2001:db8:1::/64)");
+	EXPECT_ERR(&p, 6, "2001:db8:1::1 is the router's own LAN address");
+	policy_free(&p);
+	/* the same MAC twice, overlapping prefixes, bad entries */
+	assert_int_equal(ini(&p, "[user a]\nmac = 02:00:00:00:00:05\naddr = 2001:db8:1::/60\n"
+	                 "[user b]\nmac = 02:00:00:00:00:05\naddr = 2001:db8:1:8::/64\n"
+	                 "addr = fe80::1 ff02::1 2001:db8::1/64 zz\nmac = 02:00:00\n"), -EINVAL);
+	EXPECT_ERR(&p, 5, "MAC 02:00:00:00:00:05 is listed twice");
+	EXPECT_ERR(&p, 6, "2001:db8:1:8::/64 overlaps 2001:db8:1::/60");
+	EXPECT_ERR(&p, 7, "link-local");
+	EXPECT_ERR(&p, 7, "multicast");
+	EXPECT_ERR(&p, 7, "is not an IPv6 prefix");
+	EXPECT_ERR(&p, 7, "got \"zz\"");
+	EXPECT_ERR(&p, 8, "mac: expected a host's MAC");
+	policy_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +661,7 @@ int main(void)
 		cmocka_unit_test(test_ini_good),
 		cmocka_unit_test(test_ini_errors),
 		cmocka_unit_test(test_resolve_lan),
+		cmocka_unit_test(test_dual_stack),
 		cmocka_unit_test(test_load_missing),
 	};
 
