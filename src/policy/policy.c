@@ -8,6 +8,7 @@
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,22 @@
 
 /* ---- diagnostics ------------------------------------------------------- */
 
+/* Every array here grows by appending one item. Capacity is implied by the
+ * count: n rounded up to a power of two, so room is added only when n is
+ * 0 or a power of two, by doubling. Appending n items then costs O(n)
+ * copies, not O(n^2): a config with 2 000 bad lines took 57 ms per parse
+ * under ASan with one realloc per diagnostic, 64 000 lines about a minute.
+ * Returns the array with room for item [n] (the caller stores it), or NULL
+ * (the old array is still valid and owned by the caller). */
+static void *grow(void *a, size_t n, size_t size)
+{
+	if (n & (n - 1))
+		return a;   /* n is not a power of two: the last doubling left room */
+	if (n > SIZE_MAX / 2 / size)
+		return NULL;
+	return realloc(a, (n ? 2 * n : 1) * size);
+}
+
 __attribute__((format(printf, 4, 5)))
 static void diag(struct policy *p, enum policy_diag_level lvl, int line, const char *fmt, ...)
 {
@@ -27,7 +44,7 @@ static void diag(struct policy *p, enum policy_diag_level lvl, int line, const c
 
 	if (lvl == POLICY_ERROR)
 		p->n_errors++;
-	d = realloc(p->diags, (p->n_diags + 1) * sizeof(*d));
+	d = grow(p->diags, p->n_diags, sizeof(*d));
 	if (d == NULL)
 		return;   /* the count above still makes the parse fail */
 	p->diags = d;
@@ -367,7 +384,7 @@ static bool valid_id(const char *s)
 
 static struct policy_user *add_user(struct policy *p, const char *name, int line)
 {
-	struct policy_user *u = realloc(p->users, (p->n_users + 1) * sizeof(*u));
+	struct policy_user *u = grow(p->users, p->n_users, sizeof(*u));
 
 	if (u == NULL)
 		return NULL;
@@ -381,7 +398,7 @@ static struct policy_user *add_user(struct policy *p, const char *name, int line
 
 static int user_add_addr(struct policy_user *u, struct policy_addr a)
 {
-	struct policy_addr *n = realloc(u->addrs, (u->n_addrs + 1) * sizeof(*n));
+	struct policy_addr *n = grow(u->addrs, u->n_addrs, sizeof(*n));
 
 	if (n == NULL)
 		return -ENOMEM;
@@ -392,7 +409,7 @@ static int user_add_addr(struct policy_user *u, struct policy_addr a)
 
 static int user_add_id(struct policy_user *u, const char *id)
 {
-	char **n = realloc(u->ids, (u->n_ids + 1) * sizeof(*n));
+	char **n = grow(u->ids, u->n_ids, sizeof(*n));
 
 	if (n == NULL)
 		return -ENOMEM;
@@ -406,7 +423,7 @@ static int user_add_id(struct policy_user *u, const char *id)
 
 static int add_forward(struct policy *p, const struct policy_forward *f)
 {
-	struct policy_forward *n = realloc(p->fwds, (p->n_fwds + 1) * sizeof(*n));
+	struct policy_forward *n = grow(p->fwds, p->n_fwds, sizeof(*n));
 
 	if (n == NULL)
 		return -ENOMEM;
@@ -702,10 +719,10 @@ static void ini_deny(struct ini_ctx *c, const char *val)
 			perr(c->p, c->cur_line, "deny: %s is already denied at line %d", val, pp->deny_lines[i]);
 			return;
 		}
-	ids = realloc(pp->deny, (pp->n_deny + 1) * sizeof(*ids));
+	ids = grow(pp->deny, pp->n_deny, sizeof(*ids));
 	if (ids != NULL)
 		pp->deny = ids;
-	lines = realloc(pp->deny_lines, (pp->n_deny + 1) * sizeof(*lines));
+	lines = grow(pp->deny_lines, pp->n_deny, sizeof(*lines));
 	if (lines != NULL)
 		pp->deny_lines = lines;
 	if (ids == NULL || lines == NULL || (pp->deny[pp->n_deny] = strdup(val)) == NULL) {
@@ -2030,7 +2047,7 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 		ur->ceil_down = u->ceil_down ? u->ceil_down :
 		                l->ceil_user_down ? l->ceil_user_down : r->line_down;
 		if (ur->ceil_up > r->line_up) {
-			struct policy_diag *w = realloc(r->warn, (r->n_warn + 1) * sizeof(*w));
+			struct policy_diag *w = grow(r->warn, r->n_warn, sizeof(*w));
 
 			if (w) {
 				r->warn = w;
@@ -2042,7 +2059,7 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 			}
 		}
 		if (ur->ceil_down > r->line_down) {
-			struct policy_diag *w = realloc(r->warn, (r->n_warn + 1) * sizeof(*w));
+			struct policy_diag *w = grow(r->warn, r->n_warn, sizeof(*w));
 
 			if (w) {
 				r->warn = w;
@@ -2059,7 +2076,7 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 			uint64_t ceil = d ? ur->ceil_down : ur->ceil_up;
 
 			if (ceil < *rate) {
-				struct policy_diag *w = realloc(r->warn, (r->n_warn + 1) * sizeof(*w));
+				struct policy_diag *w = grow(r->warn, r->n_warn, sizeof(*w));
 
 				if (w) {
 					r->warn = w;
