@@ -3,7 +3,9 @@
  *   0: msg2(64) || msg4(80), both raw from the input
  *   1: msg2 from a real server, msg4 raw from the input
  *   2: msg2 and msg4 from a real server, msg4 XORed with the input:
- *      unchanged it must succeed and agree with the server, changed fail. */
+ *      unchanged it must succeed and agree with the server, changed fail.
+ * The input { SHS_FRESH } is mode 2 with both peers run from init (the
+ * other inputs start from the kept real states: shs_vector.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,33 +24,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct shs c, s;
-	struct shs_outcome oc, os;
+	struct shs_outcome oc = { 0 }, os = { 0 };
+	struct shs_run fresh;
 	uint8_t m1[64], m2[64], m3[112], m4[80], changed = 0;
 	int mode, rc;
 
 	keys();
 	if (size < 1)
 		return 0;
-	mode = data[0] % 3, data++, size--;
-	shs_client_init(&c, n, apk, ask, bpk, eph);
-	shs_server_init(&s, n, bpk, bsk, eph + 32);
-	if (shs_client_hello(&c, m1) != 0 || shs_want(&c) != 64)
-		__builtin_trap();
-	if (mode == 0 && size >= 64)
-		memcpy(m2, data, 64), data += 64, size -= 64;
-	else if (mode == 0 || shs_server_verify_hello(&s, m1) != 0 || shs_server_hello(&s, m2) != 0)
-		goto out;
-	if ((rc = shs_client_verify_hello(&c, m2)) != 0) {
-		CHECK_FAILED(c, rc);
-		if (mode != 0)
-			__builtin_trap(); /* a real server's msg2 was refused */
-		goto out;
+	mode = data[0] % 3;
+	if (size == 1 && data[0] == SHS_FRESH) {
+		memset(&fresh, 0, sizeof(fresh));
+		fresh_handshake(&fresh);
+		sodium_memzero(&fresh, sizeof(fresh));
+		mode = 2;
 	}
-	if (shs_client_auth(&c, m3) != 0 || shs_want(&c) != 80)
-		__builtin_trap();
-	if (mode == 2) {
-		if (shs_server_verify_auth(&s, m3) != 0 || shs_server_accept(&s, m4) != 0)
+	data++, size--;
+	s = real.s_done; /* the real server, used in mode 2 */
+	memcpy(m1, real.m1, 64);
+	if (mode == 0) {
+		if (size < 64)
+			goto out;
+		c = real.c_hello;
+		memcpy(m2, data, 64), data += 64, size -= 64;
+		if ((rc = shs_client_verify_hello(&c, m2)) != 0) {
+			CHECK_FAILED(c, rc);
+			goto out;
+		}
+		if (shs_client_auth(&c, m3) != 0 || shs_want(&c) != 80)
 			__builtin_trap();
+	} else {
+		/* the real server's msg2 was verified and msg3 sent (real_handshake) */
+		c = real.c_auth;
+		memcpy(m2, real.m2, 64);
+	}
+	if (mode == 2) {
+		memcpy(m4, real.m4, 80);
 		for (size_t i = 0; i < size && i < 80; i++)
 			m4[i] ^= data[i], changed |= data[i];
 	} else if (size >= 80) {

@@ -3,7 +3,9 @@
  *   0: msg1(64) || msg3(112), both raw from the input
  *   1: msg1 from a real client, msg3 raw from the input
  *   2: msg1 and msg3 from a real client, msg3 XORed with the input:
- *      unchanged it must succeed and agree with the client, changed fail. */
+ *      unchanged it must succeed and agree with the client, changed fail.
+ * The input { SHS_FRESH } is mode 2 with both peers run from init (the
+ * other inputs start from the kept real states: shs_vector.h). */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -22,31 +24,42 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct shs c, s;
-	struct shs_outcome oc, os;
+	struct shs_outcome oc = { 0 }, os = { 0 };
+	struct shs_run fresh;
 	uint8_t m1[64], m2[64], m3[112], m4[80], changed = 0;
 	int mode, rc;
 
 	keys();
 	if (size < 1)
 		return 0;
-	mode = data[0] % 3, data++, size--;
-	shs_client_init(&c, n, apk, ask, bpk, eph);
-	shs_server_init(&s, n, bpk, bsk, eph + 32);
-	if (mode == 0 && size >= 64)
-		memcpy(m1, data, 64), data += 64, size -= 64;
-	else if (mode == 0 || shs_client_hello(&c, m1) != 0)
-		goto out;
-	if ((rc = shs_server_verify_hello(&s, m1)) != 0) {
-		CHECK_FAILED(s, rc);
-		if (mode != 0)
-			__builtin_trap(); /* a real client's msg1 was refused */
-		goto out;
+	mode = data[0] % 3;
+	if (size == 1 && data[0] == SHS_FRESH) {
+		memset(&fresh, 0, sizeof(fresh));
+		fresh_handshake(&fresh);
+		sodium_memzero(&fresh, sizeof(fresh));
+		mode = 2;
 	}
-	if (shs_server_hello(&s, m2) != 0 || shs_want(&s) != 112)
-		__builtin_trap();
-	if (mode == 2) {
-		if (shs_client_verify_hello(&c, m2) != 0 || shs_client_auth(&c, m3) != 0)
+	data++, size--;
+	c = real.c_auth; /* the real client, used in mode 2 */
+	if (mode == 0) {
+		if (size < 64)
+			goto out;
+		s = real.s_init;
+		memcpy(m1, data, 64), data += 64, size -= 64;
+		if ((rc = shs_server_verify_hello(&s, m1)) != 0) {
+			CHECK_FAILED(s, rc);
+			goto out;
+		}
+		if (shs_server_hello(&s, m2) != 0 || shs_want(&s) != 112)
 			__builtin_trap();
+	} else {
+		/* the real client's msg1 was verified and answered (real_handshake) */
+		s = real.s_hello;
+		memcpy(m1, real.m1, 64);
+		memcpy(m2, real.m2, 64);
+	}
+	if (mode == 2) {
+		memcpy(m3, real.m3, 112);
 		for (size_t i = 0; i < size && i < 112; i++)
 			m3[i] ^= data[i], changed |= data[i];
 	} else if (size >= 112) {

@@ -23,7 +23,7 @@ void policy_diag_add(struct policy *p, enum policy_diag_level lvl, int line, con
 
 	if (lvl == POLICY_ERROR)
 		p->n_errors++;
-	d = realloc(p->diags, (p->n_diags + 1) * sizeof(*d));
+	d = policy_grow(p->diags, p->n_diags, sizeof(*d));
 	if (d == NULL)
 		return;   /* the count above still makes the parse fail */
 	p->diags = d;
@@ -526,7 +526,7 @@ int policy_lan6_add(struct policy *p, const char *s, int line)
 	for (size_t i = 0; i < p->nat.n_lan6; i++)
 		if (p->nat.lan6[i].plen == n.plen && policy_net6_inside(&p->nat.lan6[i], &n))
 			return 0;   /* the same prefix twice (two router addresses on it) */
-	v = realloc(p->nat.lan6, (p->nat.n_lan6 + 1) * sizeof(*v));
+	v = policy_grow(p->nat.lan6, p->nat.n_lan6, sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	p->nat.lan6 = v;

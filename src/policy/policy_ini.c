@@ -152,10 +152,10 @@ static void ini_deny(struct ini_ctx *c, const char *val)
 			perr(c->p, c->cur_line, "deny: %s is already denied at line %d", val, pp->deny_lines[i]);
 			return;
 		}
-	ids = realloc(pp->deny, (pp->n_deny + 1) * sizeof(*ids));
+	ids = policy_grow(pp->deny, pp->n_deny, sizeof(*ids));
 	if (ids != NULL)
 		pp->deny = ids;
-	lines = realloc(pp->deny_lines, (pp->n_deny + 1) * sizeof(*lines));
+	lines = policy_grow(pp->deny_lines, pp->n_deny, sizeof(*lines));
 	if (lines != NULL)
 		pp->deny_lines = lines;
 	if (ids == NULL || lines == NULL || (pp->deny[pp->n_deny] = strdup(val)) == NULL) {

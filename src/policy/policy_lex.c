@@ -9,12 +9,23 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 /* ---- small parsers ----------------------------------------------------- */
+
+
+void *policy_grow(void *a, size_t n, size_t size)
+{
+	if (n & (n - 1))
+		return a;   /* not a power of two: the last doubling left room */
+	if (n > SIZE_MAX / 2 / size)
+		return NULL;
+	return realloc(a, (n ? 2 * n : 1) * size);
+}
 
 bool policy_streq_ci(const char *a, const char *b)
 {
@@ -82,7 +93,7 @@ bool policy_valid_id(const char *s)
 
 struct policy_user *policy_add_user(struct policy *p, const char *name, int line)
 {
-	struct policy_user *u = realloc(p->users, (p->n_users + 1) * sizeof(*u));
+	struct policy_user *u = policy_grow(p->users, p->n_users, sizeof(*u));
 
 	if (u == NULL)
 		return NULL;
@@ -96,7 +107,7 @@ struct policy_user *policy_add_user(struct policy *p, const char *name, int line
 
 int policy_user_add_addr(struct policy_user *u, struct policy_addr a)
 {
-	struct policy_addr *n = realloc(u->addrs, (u->n_addrs + 1) * sizeof(*n));
+	struct policy_addr *n = policy_grow(u->addrs, u->n_addrs, sizeof(*n));
 
 	if (n == NULL)
 		return -ENOMEM;
@@ -107,7 +118,7 @@ int policy_user_add_addr(struct policy_user *u, struct policy_addr a)
 
 int policy_user_add_net6(struct policy_user *u, struct policy_net6 n)
 {
-	struct policy_net6 *v = realloc(u->nets6, (u->n_nets6 + 1) * sizeof(*v));
+	struct policy_net6 *v = policy_grow(u->nets6, u->n_nets6, sizeof(*v));
 
 	if (v == NULL)
 		return -ENOMEM;
@@ -118,7 +129,7 @@ int policy_user_add_net6(struct policy_user *u, struct policy_net6 n)
 
 int policy_user_add_mac(struct policy_user *u, struct policy_mac m)
 {
-	struct policy_mac *v = realloc(u->macs, (u->n_macs + 1) * sizeof(*v));
+	struct policy_mac *v = policy_grow(u->macs, u->n_macs, sizeof(*v));
 
 	if (v == NULL)
 		return -ENOMEM;
@@ -129,7 +140,7 @@ int policy_user_add_mac(struct policy_user *u, struct policy_mac m)
 
 int policy_user_add_id(struct policy_user *u, const char *id)
 {
-	char **n = realloc(u->ids, (u->n_ids + 1) * sizeof(*n));
+	char **n = policy_grow(u->ids, u->n_ids, sizeof(*n));
 
 	if (n == NULL)
 		return -ENOMEM;
@@ -143,7 +154,7 @@ int policy_user_add_id(struct policy_user *u, const char *id)
 
 int policy_add_forward(struct policy *p, const struct policy_forward *f)
 {
-	struct policy_forward *n = realloc(p->fwds, (p->n_fwds + 1) * sizeof(*n));
+	struct policy_forward *n = policy_grow(p->fwds, p->n_fwds, sizeof(*n));
 
 	if (n == NULL)
 		return -ENOMEM;

@@ -189,7 +189,7 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 		ur->ceil_down = u->ceil_down ? u->ceil_down :
 		                l->ceil_user_down ? l->ceil_user_down : r->line_down;
 		if (ur->ceil_up > r->line_up) {
-			struct policy_diag *w = realloc(r->warn, (r->n_warn + 1) * sizeof(*w));
+			struct policy_diag *w = policy_grow(r->warn, r->n_warn, sizeof(*w));
 
 			if (w) {
 				r->warn = w;
@@ -201,7 +201,7 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 			}
 		}
 		if (ur->ceil_down > r->line_down) {
-			struct policy_diag *w = realloc(r->warn, (r->n_warn + 1) * sizeof(*w));
+			struct policy_diag *w = policy_grow(r->warn, r->n_warn, sizeof(*w));
 
 			if (w) {
 				r->warn = w;
@@ -218,7 +218,7 @@ int policy_compute(const struct policy *p, enum policy_plane plane, struct polic
 			uint64_t ceil = d ? ur->ceil_down : ur->ceil_up;
 
 			if (ceil < *rate) {
-				struct policy_diag *w = realloc(r->warn, (r->n_warn + 1) * sizeof(*w));
+				struct policy_diag *w = policy_grow(r->warn, r->n_warn, sizeof(*w));
 
 				if (w) {
 					r->warn = w;

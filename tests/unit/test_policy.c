@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -269,6 +270,44 @@ static void test_fairnat_syntax(void **st)
 	assert_int_equal(p.link.ceil_user_down, 98304);
 	assert_int_equal(p.n_fwds, 2);
 	assert_int_equal(p.fwds[1].line, 8);
+	policy_free(&p);
+}
+
+/* Arrays grow by doubling (policy.c grow()): thousands of diagnostics and
+ * hundreds of users all kept, in order, each where it belongs (the ASan
+ * build checks every access against the real allocation size). */
+static void test_many_items(void **st)
+{
+	enum { N = 5000 };
+	struct policy p;
+	size_t len = 0;
+	char *text = malloc(N * 16 + 1);
+	char users[1200] = "USERS=\"";
+
+	(void)st;
+	assert_non_null(text);
+	for (int i = 0; i < N; i++)
+		len += (size_t)sprintf(text + len, "RATE_UPP=%d\n", i);
+	policy_init(&p, POLICY_FMT_FAIRNAT);
+	assert_int_equal(policy_parse_fairnat(&p, text, len, "t.config"), -EINVAL);
+	assert_int_equal(p.n_errors, N);
+	assert_true(p.n_diags >= N);
+	for (int i = 0; i < N; i++) {
+		assert_int_equal(p.diags[i].line, i + 1);
+		assert_non_null(strstr(p.diags[i].msg, "unknown variable RATE_UPP"));
+	}
+	policy_free(&p);
+	free(text);
+
+	for (int i = 2; i <= 254; i++)
+		sprintf(users + strlen(users), "%d ", i);
+	strcat(users, "\"\n");
+	assert_int_equal(fn(&p, users), 0);
+	assert_int_equal(p.n_users, 253);
+	for (size_t i = 0; i < p.n_users; i++) {
+		assert_int_equal(p.users[i].n_addrs, 1);
+		assert_int_equal(p.users[i].addrs[0].ip, i + 2);
+	}
 	policy_free(&p);
 }
 
@@ -658,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_ipp2p_fallback),
 		cmocka_unit_test(test_fairnat_syntax),
 		cmocka_unit_test(test_fairnat_errors),
+		cmocka_unit_test(test_many_items),
 		cmocka_unit_test(test_ini_good),
 		cmocka_unit_test(test_ini_errors),
 		cmocka_unit_test(test_resolve_lan),
