@@ -1,0 +1,180 @@
+/* prom — see prom.h. */
+#include "prom.h"
+#include "util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void prom_buf_init(struct prom_buf *b)
+{
+	memset(b, 0, sizeof *b);
+}
+
+void prom_buf_free(struct prom_buf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof *b);
+}
+
+static int grow(struct prom_buf *b, size_t more)
+{
+	if (b->err)
+		return b->err;
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	char *p = realloc(b->p, cap);
+	if (!p)
+		return b->err = -ENOMEM;
+	b->p = p;
+	b->cap = cap;
+	return 0;
+}
+
+static void put(struct prom_buf *b, const char *s, size_t n)
+{
+	if (grow(b, n))
+		return;
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void puts_(struct prom_buf *b, const char *s)
+{
+	put(b, s, strlen(s));
+}
+
+/* Escapes '\' and '\n' always, '"' too when quote (label values); an
+ * invalid UTF-8 byte becomes U+FFFD. */
+static void put_escaped(struct prom_buf *b, const char *s, int quote)
+{
+	for (; *s; s++) {
+		size_t n = util_utf8_len(s);
+
+		if (n == 0) {
+			put(b, "\xef\xbf\xbd", 3);
+			continue;
+		}
+		if (n > 1) {
+			put(b, s, n);
+			s += n - 1;
+			continue;
+		}
+		if (*s == '\\')
+			put(b, "\\\\", 2);
+		else if (*s == '\n')
+			put(b, "\\n", 2);
+		else if (quote && *s == '"')
+			put(b, "\\\"", 2);
+		else
+			put(b, s, 1);
+	}
+}
+
+/* The shortest %g text that reads back as v (15..17 digits): 0.1, not
+ * 0.10000000000000001; le="6.5536e-05", not 6.5536000000000004e-05. */
+static void fmt_double(char *tmp, size_t n, double v)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(tmp, n, "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			return;
+	}
+}
+
+static void put_value(struct prom_buf *b, double v)
+{
+	char tmp[40];
+	if (isnan(v))
+		snprintf(tmp, sizeof tmp, "NaN");
+	else if (isinf(v))
+		snprintf(tmp, sizeof tmp, v > 0 ? "+Inf" : "-Inf");
+	else if (v > -9007199254740992.0 && v < 9007199254740992.0 &&
+	         v == (double)(int64_t)v)
+		snprintf(tmp, sizeof tmp, "%.0f", v);
+	else
+		fmt_double(tmp, sizeof tmp, v);
+	puts_(b, tmp);
+}
+
+void prom_family(struct prom_buf *b, const char *name, const char *type,
+                 const char *help)
+{
+	puts_(b, "# HELP ");
+	puts_(b, name);
+	put(b, " ", 1);
+	put_escaped(b, help, 0);
+	puts_(b, "\n# TYPE ");
+	puts_(b, name);
+	put(b, " ", 1);
+	puts_(b, type);
+	put(b, "\n", 1);
+}
+
+static void put_labels(struct prom_buf *b, const struct prom_label *l,
+                       size_t n, const char *le)
+{
+	if (n == 0 && !le)
+		return;
+	put(b, "{", 1);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			put(b, ",", 1);
+		puts_(b, l[i].name);
+		put(b, "=\"", 2);
+		put_escaped(b, l[i].value ? l[i].value : "", 1);
+		put(b, "\"", 1);
+	}
+	if (le) {
+		if (n)
+			put(b, ",", 1);
+		puts_(b, "le=\"");
+		puts_(b, le);
+		put(b, "\"", 1);
+	}
+	put(b, "}", 1);
+}
+
+void prom_sample(struct prom_buf *b, const char *name,
+                 const struct prom_label *labels, size_t nlabels, double value)
+{
+	puts_(b, name);
+	put_labels(b, labels, nlabels, NULL);
+	put(b, " ", 1);
+	put_value(b, value);
+	put(b, "\n", 1);
+}
+
+void prom_histogram(struct prom_buf *b, const char *name,
+                    const struct prom_label *labels, size_t nlabels,
+                    const double *bounds, const uint64_t *counts, size_t nb,
+                    double sum)
+{
+	char n[256], le[40];
+	uint64_t cum = 0;
+	snprintf(n, sizeof n, "%s_bucket", name);
+	for (size_t i = 0; i <= nb; i++) {
+		cum += counts[i];
+		if (i < nb)
+			fmt_double(le, sizeof le, bounds[i]);
+		else
+			snprintf(le, sizeof le, "+Inf");
+		puts_(b, n);
+		put_labels(b, labels, nlabels, le);
+		put(b, " ", 1);
+		put_value(b, (double)cum);
+		put(b, "\n", 1);
+	}
+	snprintf(n, sizeof n, "%s_sum", name);
+	prom_sample(b, n, labels, nlabels, sum);
+	snprintf(n, sizeof n, "%s_count", name);
+	prom_sample(b, n, labels, nlabels, (double)cum);
+}
