@@ -21,7 +21,8 @@ static const struct command commands[] = {
 	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--secret FILE] [--caps B64] [--name NAME]\n"
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
-	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]",
+	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
+	  "           [--metrics-max-users N]",
 	  "run a portal (room); prints its net:…~shs:… address first" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
@@ -29,8 +30,9 @@ static const struct command commands[] = {
 	  "reach a host through its portal; -L forwards a local port to a service it exposes" },
 	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
 	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
-	{ "info", cmd_info, "[--json] [--ctl PATH | --secret FILE]",
-	  "a running portal's connections, tunnels and refusals (control socket)" },
+	{ "info", cmd_info, "[--json | --prometheus | --dot] [--ctl PATH | --secret FILE]",
+	  "a running portal's connections, tunnels and refusals (control socket);\n"
+	  "           --prometheus: metrics in Prometheus text format, --dot: the class tree for Graphviz" },
 	{ "stop", cmd_stop, "[--ctl PATH | --secret FILE]", "stop a running portal" },
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
 	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",

@@ -555,7 +555,7 @@ enum gkey {
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_METRICS_MAX_USERS, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -583,6 +583,7 @@ static const struct {
 	[K_TUNNELS_PER_PEER] = { "max-tunnels-per-peer", S_PORTAL },
 	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
+	[K_METRICS_MAX_USERS] = { "metrics-max-users", S_PORTAL },
 };
 
 /* "600s", "15000ms", "10min", or bare milliseconds (policy.h). */
@@ -895,6 +896,12 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			*dst = (unsigned)v;
 		break;
 	}
+	case K_METRICS_MAX_USERS:
+		if (!parse_uint(val, 1000000, &v) || v == 0)
+			perr(p, c->cur_line, "%s: expected a count of 1..1000000, got \"%s\"", name, val);
+		else
+			p->portal.metrics_max_users = (unsigned)v;
+		break;
 	case K_IDLE:
 	case K_HANDSHAKE:
 		if (!policy_parse_duration_ms(val, k == K_IDLE ? &p->portal.idle_timeout_ms

@@ -30,6 +30,7 @@ struct peer {
 	unsigned tunnels;   /* open tunnels this peer started */
 	struct relay_port *port;  /* its place in the scheduler, once authenticated */
 	long user;          /* index into cfg.sched.users; -1: guest */
+	bool ready;         /* the session opened (handshakes_ok counted) */
 	bool read_paused;   /* stopped by the read pacing */
 	char ip[64];
 };
@@ -71,7 +72,20 @@ struct portal {
 	uv_timer_t rtimer;
 	bool rtimer_on;
 	char address[ADDR_TEXT_MAX];
+	struct portal_acct **accts;   /* sectionless members (portal_acct_get) */
+	size_t n_accts, cap_accts;
+	struct relay_acct acct_other;
 };
+
+/* One sectionless member's counters; its own allocation, as ports keep
+ * a pointer to .bytes. */
+struct portal_acct {
+	uint8_t pk[32];
+	struct relay_acct bytes;
+};
+
+_Static_assert(CONN_CLOSED + 1 == PORTAL_CONN_STATES, "PORTAL_CONN_STATES");
+#define DEFAULT_METRICS_MAX_USERS 1000
 
 #define DEFAULT_BLOCK_LIMIT_MS 30000
 #define DEFAULT_SNDBUF (64u << 10)
@@ -631,6 +645,38 @@ static int sched_apply(struct portal *p)
 	return 0;
 }
 
+/* The account of a member without a [user] section (NULL for others):
+ * found by key, made on first sight, shared `other` past the cap. */
+static struct relay_acct *acct_for(struct portal *p, const struct peer *q)
+{
+	const uint8_t *pk = conn_remote_pk(q->c);
+	unsigned max = p->cfg.metrics_max_users ? p->cfg.metrics_max_users : DEFAULT_METRICS_MAX_USERS;
+	struct portal_acct *a;
+
+	if (!q->member || q->user >= 0 || pk == NULL)
+		return NULL;
+	for (size_t i = 0; i < p->n_accts; i++)
+		if (memcmp(p->accts[i]->pk, pk, 32) == 0)
+			return &p->accts[i]->bytes;
+	if (p->n_accts >= max)
+		return &p->acct_other;
+	if (p->n_accts == p->cap_accts) {
+		size_t cap = p->cap_accts ? p->cap_accts * 2 : 16;
+		struct portal_acct **n = realloc(p->accts, cap * sizeof(*n));
+
+		if (n == NULL)
+			return &p->acct_other;
+		p->accts = n;
+		p->cap_accts = cap;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return &p->acct_other;
+	memcpy(a->pk, pk, 32);
+	p->accts[p->n_accts++] = a;
+	return &a->bytes;
+}
+
 /* Runs inside the handshake, before msg4: a refused key gets nothing. */
 static int authorize(const uint8_t pk[32], const char **why, void *ud)
 {
@@ -656,9 +702,12 @@ static void peer_ready(struct conn *c, void *ud)
 	struct peer *q = ud;
 
 	q->user = user_index(q->p, conn_remote_pk(c));
+	q->ready = true;
+	q->p->counters.handshakes_ok++;
 	q->port = relay_port_new(q->p->relay, c, class_for(q->p, conn_remote_pk(c)));
 	if (q->port == NULL)
 		conn_close(c, "out of memory");
+	relay_port_set_acct(q->port, acct_for(q->p, q));
 }
 
 static void sweep_cb(uv_timer_t *t)
@@ -703,6 +752,8 @@ static void peer_closed(struct conn *c, const char *reason, void *ud)
 	struct peer *q = conn_ud(c);
 	struct portal *p = q->p;
 
+	if (!q->ready)
+		p->counters.handshakes_failed++;
 	attendant_remove(q);
 	relay_port_free(q->port);
 	LIST_REMOVE(p->peers, q);
@@ -833,6 +884,9 @@ static void release(struct portal *p)
 	}
 	free(p->ucls);
 	free(p->ruser);
+	for (size_t i = 0; i < p->n_accts; i++)
+		free(p->accts[i]);
+	free(p->accts);
 	mrpc_api_free(p->api);
 	free(p);
 }
@@ -939,6 +993,7 @@ static void recheck(struct portal *p, const uint8_t *key, const char *what)
 			continue;
 		q->member = is_member(c, pk);
 		q->user = user_index(p, pk);
+		relay_port_set_acct(q->port, acct_for(p, q));
 		if (is_denied(c, pk)) {
 			p->counters.refused_denied++;
 			snprintf(why, sizeof(why), "this key has been banned (%s)", what);
@@ -977,6 +1032,7 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 	c->denied = cfg->denied;
 	c->n_denied = cfg->n_denied;
 	c->limits = cfg->limits;
+	c->metrics_max_users = cfg->metrics_max_users;
 	if (cfg->handshake_timeout_ms != 0)
 		c->handshake_timeout_ms = cfg->handshake_timeout_ms;
 	c->sched = cfg->sched;
@@ -1035,6 +1091,43 @@ static json_t *portal_info_base(const struct portal *p)
 		"peers", peers);
 }
 size_t portal_conn_count(const struct portal *p) { return p->npeers; }
+
+void portal_conn_stats(const struct portal *p, struct portal_conn_stats *out)
+{
+	const struct portal_cfg *c = &p->cfg;
+
+	memset(out, 0, sizeof(*out));
+	for (const struct peer *q = p->peers; q != NULL; q = q->next) {
+		unsigned st = (unsigned)conn_state(q->c);
+
+		if (st < PORTAL_CONN_STATES)
+			out->conns[st][conn_is_tunneled(q->c) ? 1 : 0]++;
+		out->attendants += q->attendant;
+	}
+	out->members = c->store != NULL ? store_member_count(c->store) : 0;
+	for (size_t i = 0; i < c->n_members; i++)
+		if (c->store == NULL || store_check(c->store, c->members[i], NULL) == STORE_ROLE_NONE)
+			out->members++;
+}
+
+struct relay *portal_relay(const struct portal *p) { return p->relay; }
+const struct portal_cfg *portal_config(const struct portal *p) { return &p->cfg; }
+const struct relay_acct *portal_acct_other(const struct portal *p) { return &p->acct_other; }
+
+unsigned portal_metrics_max_users(const struct portal *p)
+{
+	return p->cfg.metrics_max_users ? p->cfg.metrics_max_users : DEFAULT_METRICS_MAX_USERS;
+}
+
+bool portal_acct_get(const struct portal *p, size_t i, const uint8_t **pk,
+                     const struct relay_acct **a)
+{
+	if (i >= p->n_accts)
+		return false;
+	*pk = p->accts[i]->pk;
+	*a = &p->accts[i]->bytes;
+	return true;
+}
 
 void portal_stop(struct portal *p)
 {
