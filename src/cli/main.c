@@ -26,8 +26,9 @@ static const struct command commands[] = {
 	  "run a portal (room); prints its net:…~shs:… address first" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
-	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]...",
-	  "reach a host through its portal; -L forwards a local port to a service it exposes" },
+	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose]",
+	  "reach a host through its portal; -L forwards a local port to a service it exposes;\n"
+	  "           --verbose prints the portal's fairway.share of its link when it changes" },
 	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
 	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
 	{ "info", cmd_info, "[--json | --prometheus | --dot] [--ctl PATH | --secret FILE]",

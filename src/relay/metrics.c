@@ -622,3 +622,46 @@ json_t *metrics_ctl(const struct portal *p, const char *cmd)
 	}
 	return NULL;
 }
+
+/* -------------------------------------------------------------- share */
+
+json_t *metrics_share_sample(const struct portal *p, const struct sched_class *c, const char *user,
+                             struct metrics_share_prev *prev, uint64_t now)
+{
+	struct sched_stats st;
+	uint64_t link = sched_link_rate(relay_sched(portal_relay(p)));
+	uint64_t dt, borrowed_rate = 0, dchunks = 0, dsum, want, seen = 0;
+	double delay_ms = 0, p99_ms = 0;
+	bool first = prev->t == 0;
+
+	sched_class_stats(c, now, &st);
+	dt = now > prev->t ? now - prev->t : 0;
+	for (unsigned j = 0; j <= SCHED_DELAY_NB; j++)
+		dchunks += sat_sub(st.delay_hist[j], first ? 0 : prev->hist[j]);
+	if (!first && dt > 0) {
+		borrowed_rate = (uint64_t)((double)sat_sub(st.borrowed, prev->borrowed) * 1e9 / (double)dt);
+		dsum = sat_sub(st.delay_sum, prev->delay_sum);
+		if (dchunks > 0) {
+			delay_ms = (double)dsum / (double)dchunks / 1e6;
+			/* the bucket holding the 99th percentile: its upper bound */
+			want = (dchunks * 99 + 99) / 100;
+			for (unsigned j = 0; j <= SCHED_DELAY_NB; j++) {
+				seen += sat_sub(st.delay_hist[j], prev->hist[j]);
+				if (seen >= want) {
+					p99_ms = j < SCHED_DELAY_NB ? (double)sched_delay_bound_ns(j) / 1e6
+					                            : (double)st.delay_max / 1e6;
+					break;
+				}
+			}
+		}
+	}
+	prev->t = now;
+	prev->borrowed = st.borrowed;
+	prev->delay_sum = st.delay_sum;
+	memcpy(prev->hist, st.delay_hist, sizeof(prev->hist));
+	return json_pack("{s:s,s:I,s:I,s:I,s:I,s:f,s:f,s:I}", "user", user,
+	                 "guarantee", (json_int_t)(link ? st.rate : 0),
+	                 "ceiling", (json_int_t)(link ? st.ceil : 0),
+	                 "rate", (json_int_t)st.cur_rate, "borrowed_rate", (json_int_t)borrowed_rate,
+	                 "delay_ms", delay_ms, "delay_p99_ms", p99_ms, "link", (json_int_t)link);
+}

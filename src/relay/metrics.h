@@ -47,6 +47,7 @@
 
 #include "dot.h"
 #include "prom.h"
+#include "sched.h"
 
 struct portal;
 
@@ -65,6 +66,18 @@ int metrics_dot(const struct portal *p, struct dot_buf *b);
  * "text":<the exposition>}, "dot" → {"ok":true,"text":<DOT>}; NULL for
  * any other command. New reference. */
 json_t *metrics_ctl(const struct portal *p, const char *cmd);
+
+/* fairway.share (portal.c serves it; docs/protocol.md has the JSON): one
+ * sample of class c, the subscriber's, as deltas since *prev (updated;
+ * zeroed for the first). New reference, NULL on ENOMEM:
+ *   {"user":"alice","guarantee":1187500,"ceiling":2375000,"rate":812000,
+ *    "borrowed_rate":0,"delay_ms":1.25,"delay_p99_ms":4.19,"link":2375000} */
+struct metrics_share_prev {
+	uint64_t t, borrowed, chunks, delay_sum;
+	uint64_t hist[SCHED_DELAY_NB + 1];
+};
+json_t *metrics_share_sample(const struct portal *p, const struct sched_class *c, const char *user,
+                             struct metrics_share_prev *prev, uint64_t now_ns);
 
 /* This process's resources, from /proc (0 where unreadable). */
 struct metrics_proc {

@@ -14,6 +14,7 @@
 #include "addr.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "muxrpc.h"
 #include "rpc.h"
 #include "relay.h"
@@ -72,9 +73,17 @@ struct portal {
 	uv_timer_t rtimer;
 	bool rtimer_on;
 	char address[ADDR_TEXT_MAX];
+	struct share_sub *shares;     /* fairway.share subscriptions */
 	struct portal_acct **accts;   /* sectionless members (portal_acct_get) */
 	size_t n_accts, cap_accts;
 	struct relay_acct acct_other;
+};
+
+/* One fairway.share subscription: a sample a second (sweep_cb). */
+struct share_sub {
+	struct mrpc_stream *s;
+	struct metrics_share_prev prev;
+	struct share_sub *prev_sub, *next;
 };
 
 /* One sectionless member's counters; its own allocation, as ports keep
@@ -291,6 +300,75 @@ static void room_attendants(struct mrpc_stream *call, json_t *args, void *ud)
 static void tunnel_endpoints(struct mrpc_stream *call, json_t *args, void *ud)
 {
 	subscribe(call, SUB_ENDPOINTS);
+}
+
+/* ---- fairway.share: a member's own share, once a second ---- */
+
+static void share_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	if (!mrpc_stream_local_ended(s))
+		mrpc_stream_end(s, NULL);
+}
+
+static void share_free(struct mrpc_stream *s, void *ud)
+{
+	struct share_sub *sh = ud;
+	struct portal *p = call_peer(s)->p;
+
+	if (sh->prev_sub != NULL)
+		sh->prev_sub->next = sh->next;
+	else
+		p->shares = sh->next;
+	if (sh->next != NULL)
+		sh->next->prev_sub = sh->prev_sub;
+	free(sh);
+}
+
+static const struct mrpc_stream_cbs share_cbs = { .on_end = share_end, .on_free = share_free };
+
+#define SHARE_NOT_MEMBER_MSG "fairway.share is for members of this room"
+
+/* One sample on sh, for its peer's class now (a reload may move it). */
+static void share_send(struct portal *p, struct share_sub *sh)
+{
+	struct peer *q = call_peer(sh->s);
+	struct sched_class *c = q->port != NULL ? relay_port_class(q->port) : NULL;
+	char label[64];
+	json_t *v;
+
+	if (c == NULL || mrpc_stream_local_ended(sh->s))
+		return;
+	if (q->user >= 0 && (size_t)q->user < p->cfg.sched.n_users)
+		snprintf(label, sizeof(label), "%s", p->cfg.sched.users[q->user].name);
+	else
+		snprintf(label, sizeof(label), "%s", relay_class_name(c));
+	v = metrics_share_sample(p, c, label, &sh->prev, uv_hrtime());
+	if (v != NULL)
+		mrpc_stream_send_json(sh->s, v);
+}
+
+static void fairway_share(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct share_sub *sh;
+
+	if (!q->member) {
+		mrpc_stream_end(call, SHARE_NOT_MEMBER_MSG);
+		return;
+	}
+	sh = calloc(1, sizeof(*sh));
+	if (sh == NULL) {
+		mrpc_stream_end(call, "out of memory");
+		return;
+	}
+	sh->s = call;
+	mrpc_stream_set_cbs(call, &share_cbs, sh);
+	sh->next = p->shares;
+	if (p->shares != NULL)
+		p->shares->prev_sub = sh;
+	p->shares = sh;
+	share_send(p, sh);   /* the first at once: guarantee and ceiling */
 }
 
 static void tunnel_announce(struct mrpc_stream *call, json_t *args, void *ud)
@@ -723,6 +801,8 @@ static void sweep_cb(uv_timer_t *t)
 			conn_close(q->c, "idle timeout");
 		}
 	p->counters.closed_blocked += tunnel_end_blocked(block);
+	for (struct share_sub *sh = p->shares; sh != NULL; sh = sh->next)
+		share_send(p, sh);
 }
 
 /* Admission limits, checked as soon as the TCP connection is accepted. */
@@ -861,6 +941,7 @@ static int build_api(struct portal *p)
 		{ "room.ping", MRPC_ASYNC, ping_ms },
 		{ "tunnel.connect", MRPC_DUPLEX, tunnel_connect },
 		{ "room.connect", MRPC_DUPLEX, tunnel_connect },
+		{ "fairway.share", MRPC_SOURCE, fairway_share },
 	};
 	int rc;
 
@@ -1014,6 +1095,9 @@ static void recheck(struct portal *p, const uint8_t *key, const char *what)
 		    !mrpc_stream_local_ended(s->s))
 			mrpc_stream_end(s->s, NOT_MEMBER_MSG);
 	}
+	for (struct share_sub *sh = p->shares; sh != NULL; sh = sh->next)
+		if (!call_peer(sh->s)->member && !mrpc_stream_local_ended(sh->s))
+			mrpc_stream_end(sh->s, SHARE_NOT_MEMBER_MSG);
 }
 
 void portal_membership_changed(struct portal *p, const uint8_t *key)

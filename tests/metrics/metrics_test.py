@@ -172,11 +172,12 @@ def main():
         host = Proc('host', [FW, 'host', '--portal', paddr, '--secret', f'{d}/h',
                              '--expose', f'sink=127.0.0.1:{sink()}'])
         tun = host.wait_line(lambda l: l.startswith('tunnel:'), 20, 'tunnel address')
-        lports = {}
+        lports, conns = {}, {}
         for u in ['alice', 'bob', 'carol']:
             lports[u] = free_port()
             c = Proc(f'connect {u}', [FW, 'connect', tun, '--portal', paddr, '--secret', f'{d}/{u}',
-                                      '-L', f'127.0.0.1:{lports[u]}:sink'])
+                                      '-L', f'127.0.0.1:{lports[u]}:sink'] + (['--verbose'] if u == 'alice' else []))
+            conns[u] = c
             c.wait_line(lambda l: l.startswith('forwarding'), 30, 'forwarding')
         for u in lports:
             sender(lports[u])
@@ -235,6 +236,32 @@ def main():
             (val(s2, 'process_start_time_seconds') or 0) > 1.7e9,
             'process RSS, CPU and start time')
 
+        # ---- fairway.share: a member's own share, once a second (C client)
+        sh = Proc('share', [FW, 'call', paddr, 'fairway.share', '--source', '--secret', f'{d}/bob',
+                            '--timeout', '20s'])
+        try:
+            sh.wait_line(lambda l: False, 3.4, 'nothing')
+        except RuntimeError:
+            pass
+        sh.kill()
+        import json
+        samples = [json.loads(l) for l in sh.lines if l.startswith('{')]
+        keys = {'user', 'guarantee', 'ceiling', 'rate', 'borrowed_rate', 'delay_ms', 'delay_p99_ms', 'link'}
+        tap(3 <= len(samples) <= 5 and all(set(x) == keys for x in samples),
+            f'fairway.share: a sample a second with the documented fields ({len(samples)} in 3.4 s)',
+            '\n'.join(sh.lines + sh.err))
+        last = samples[-1] if samples else {}
+        tap(last.get('user') == 'bob' and last.get('link') == 2375000 and
+            0 < last.get('guarantee', 0) <= last.get('ceiling', 0) and
+            0.3e6 < last.get('rate', 0) < 1.2e6 and last.get('borrowed_rate', 0) > 0 and
+            last.get('delay_ms', 0) > 0 and last.get('delay_p99_ms', 0) >= last.get('delay_ms', 1),
+            f'fairway.share: bob\'s guarantee, ceiling, rate, borrowing and delay ({last})')
+        nm = fw('call', paddr, 'fairway.share', '--source', '--secret', f'{d}/h', '--timeout', '5s')
+        tap(nm.returncode == 1 and 'for members' in nm.stderr, 'fairway.share refuses a non-member', nm.stderr)
+        lines = [l for l in conns['alice'].lines if l.startswith('share: alice ')]
+        tap(len(lines) >= 2 and 'guarantee' in lines[-1] and 'borrowed' in lines[-1],
+            'fairway connect --verbose prints its share when it changes', '\n'.join(conns['alice'].lines))
+
         # ---- the class tree
         r = fw('info', '--dot', *ctl)
         svg = f'{ART or d}/classes.svg'
@@ -264,6 +291,16 @@ def main():
         bob_c = val(s2, 'fairway_user_bytes_total', user='bob', dir='up') + \
             val(s2, 'fairway_user_bytes_total', user=carol, dir='up')
         tap(other is not None and other >= bob_c, f'"other" holds bob and carol ({other} >= {bob_c})')
+
+        # ---- fairway host prints its share too (bob, a member, as a second host)
+        h2 = Proc('host bob', [FW, 'host', '--portal', paddr, '--secret', f'{d}/bob',
+                               '--expose', f'sink=127.0.0.1:{sink()}'])
+        try:
+            line = h2.wait_line(lambda l: l.startswith('share: bob guarantee '), 10, 'share line')
+            tap('rate' in line and 'ceiling' in line, f'fairway host prints its share ({line})')
+        except RuntimeError as e:
+            tap(False, 'fairway host prints its share', str(e))
+        h2.kill()
 
         # ---- bad input
         b = fw('info', '--prometheus', '--dot', *ctl)
