@@ -56,6 +56,15 @@ static void puts_(struct prom_buf *b, const char *s)
  * invalid UTF-8 byte becomes U+FFFD. */
 static void put_escaped(struct prom_buf *b, const char *s, int quote)
 {
+	/* the usual case: plain ASCII, nothing to escape, one copy */
+	size_t plain = strcspn(s, quote ? "\\\n\"" : "\\\n"), i;
+
+	for (i = 0; i < plain && (unsigned char)s[i] < 0x80; i++)
+		;
+	if (s[i] == '\0') {
+		put(b, s, i);
+		return;
+	}
 	for (; *s; s++) {
 		size_t n = util_utf8_len(s);
 
@@ -90,18 +99,37 @@ static void fmt_double(char *tmp, size_t n, double v)
 	}
 }
 
+/* Integers are most of what a scrape holds: no printf for them. */
+static void put_int(struct prom_buf *b, int64_t v)
+{
+	char tmp[24], *e = tmp + sizeof tmp, *p = e;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (v < 0)
+		*--p = '-';
+	put(b, p, (size_t)(e - p));
+}
+
 static void put_value(struct prom_buf *b, double v)
 {
 	char tmp[40];
-	if (isnan(v))
-		snprintf(tmp, sizeof tmp, "NaN");
-	else if (isinf(v))
-		snprintf(tmp, sizeof tmp, v > 0 ? "+Inf" : "-Inf");
-	else if (v > -9007199254740992.0 && v < 9007199254740992.0 &&
-	         v == (double)(int64_t)v)
-		snprintf(tmp, sizeof tmp, "%.0f", v);
-	else
-		fmt_double(tmp, sizeof tmp, v);
+	if (isnan(v)) {
+		puts_(b, "NaN");
+		return;
+	}
+	if (isinf(v)) {
+		puts_(b, v > 0 ? "+Inf" : "-Inf");
+		return;
+	}
+	if (v > -9007199254740992.0 && v < 9007199254740992.0 && v == (double)(int64_t)v) {
+		put_int(b, (int64_t)v);
+		return;
+	}
+	fmt_double(tmp, sizeof tmp, v);
 	puts_(b, tmp);
 }
 
@@ -153,28 +181,59 @@ void prom_sample(struct prom_buf *b, const char *name,
 	put(b, "\n", 1);
 }
 
+void prom_le_init(struct prom_le *le, const double *bounds, size_t n)
+{
+	le->n = n < PROM_LE_MAX ? n : PROM_LE_MAX;
+	for (size_t i = 0; i < le->n; i++)
+		fmt_double(le->s[i], sizeof(le->s[i]), bounds[i]);
+}
+
+void prom_histogram_le(struct prom_buf *b, const char *name,
+                       const struct prom_label *labels, size_t nlabels,
+                       const struct prom_le *le, const uint64_t *counts, double sum)
+{
+	struct prom_buf pre;   /* "{user="x",band="y"," once, not per bucket */
+	char n[256];
+	uint64_t cum = 0;
+
+	prom_buf_init(&pre);
+	put(&pre, "{", 1);
+	for (size_t i = 0; i < nlabels; i++) {
+		puts_(&pre, labels[i].name);
+		put(&pre, "=\"", 2);
+		put_escaped(&pre, labels[i].value ? labels[i].value : "", 1);
+		put(&pre, "\",", 2);
+	}
+	puts_(&pre, "le=\"");
+	if (pre.err) {
+		b->err = pre.err;
+		prom_buf_free(&pre);
+		return;
+	}
+	snprintf(n, sizeof n, "%s_bucket", name);
+	for (size_t i = 0; i <= le->n; i++) {
+		cum += counts[i];
+		puts_(b, n);
+		put(b, pre.p, pre.len);
+		puts_(b, i < le->n ? le->s[i] : "+Inf");
+		put(b, "\"} ", 3);
+		put_int(b, (int64_t)cum);
+		put(b, "\n", 1);
+	}
+	prom_buf_free(&pre);
+	snprintf(n, sizeof n, "%s_sum", name);
+	prom_sample(b, n, labels, nlabels, sum);
+	snprintf(n, sizeof n, "%s_count", name);
+	prom_sample(b, n, labels, nlabels, (double)cum);
+}
+
 void prom_histogram(struct prom_buf *b, const char *name,
                     const struct prom_label *labels, size_t nlabels,
                     const double *bounds, const uint64_t *counts, size_t nb,
                     double sum)
 {
-	char n[256], le[40];
-	uint64_t cum = 0;
-	snprintf(n, sizeof n, "%s_bucket", name);
-	for (size_t i = 0; i <= nb; i++) {
-		cum += counts[i];
-		if (i < nb)
-			fmt_double(le, sizeof le, bounds[i]);
-		else
-			snprintf(le, sizeof le, "+Inf");
-		puts_(b, n);
-		put_labels(b, labels, nlabels, le);
-		put(b, " ", 1);
-		put_value(b, (double)cum);
-		put(b, "\n", 1);
-	}
-	snprintf(n, sizeof n, "%s_sum", name);
-	prom_sample(b, n, labels, nlabels, sum);
-	snprintf(n, sizeof n, "%s_count", name);
-	prom_sample(b, n, labels, nlabels, (double)cum);
+	struct prom_le le;
+
+	prom_le_init(&le, bounds, nb);
+	prom_histogram_le(b, name, labels, nlabels, &le, counts, sum);
 }

@@ -52,4 +52,17 @@ void prom_histogram(struct prom_buf *b, const char *name,
                     const double *bounds, const uint64_t *counts, size_t nb,
                     double sum);
 
+/* The same with the le="..." texts made once for many histograms of one
+ * family (a scrape has one per user and band): prom_le_init formats n ≤
+ * PROM_LE_MAX bounds; counts has le->n + 1 entries. */
+#define PROM_LE_MAX 64
+struct prom_le {
+	size_t n;
+	char s[PROM_LE_MAX][32];
+};
+void prom_le_init(struct prom_le *le, const double *bounds, size_t n);
+void prom_histogram_le(struct prom_buf *b, const char *name,
+                       const struct prom_label *labels, size_t nlabels,
+                       const struct prom_le *le, const uint64_t *counts, double sum);
+
 #endif
