@@ -27,7 +27,7 @@ static int grow(struct prom_buf *b, size_t more)
 		return b->err;
 	if (b->len + more + 1 <= b->cap)
 		return 0;
-	size_t cap = b->cap ? b->cap : 4096;
+	size_t cap = b->cap ? b->cap : 256;
 	while (cap < b->len + more + 1)
 		cap *= 2;
 	char *p = realloc(b->p, cap);
@@ -56,35 +56,31 @@ static void puts_(struct prom_buf *b, const char *s)
  * invalid UTF-8 byte becomes U+FFFD. */
 static void put_escaped(struct prom_buf *b, const char *s, int quote)
 {
-	/* the usual case: plain ASCII, nothing to escape, one copy */
-	size_t plain = strcspn(s, quote ? "\\\n\"" : "\\\n"), i;
+	while (*s) {
+		size_t run = 0, n;
 
-	for (i = 0; i < plain && (unsigned char)s[i] < 0x80; i++)
-		;
-	if (s[i] == '\0') {
-		put(b, s, i);
-		return;
-	}
-	for (; *s; s++) {
-		size_t n = util_utf8_len(s);
-
-		if (n == 0) {
+		/* a run of plain ASCII goes in one copy */
+		while (s[run] != '\0' && (unsigned char)s[run] < 0x80 && s[run] != '\\' &&
+		       s[run] != '\n' && !(quote && s[run] == '"'))
+			run++;
+		if (run > 0) {
+			put(b, s, run);
+			s += run;
+			continue;
+		}
+		if (*s == '\\' || *s == '\n' || *s == '"') {
+			put(b, *s == '\\' ? "\\\\" : *s == '\n' ? "\\n" : "\\\"", 2);
+			s++;
+			continue;
+		}
+		n = util_utf8_len(s);
+		if (n == 0) {   /* invalid UTF-8: U+FFFD */
 			put(b, "\xef\xbf\xbd", 3);
-			continue;
-		}
-		if (n > 1) {
+			s++;
+		} else {
 			put(b, s, n);
-			s += n - 1;
-			continue;
+			s += n;
 		}
-		if (*s == '\\')
-			put(b, "\\\\", 2);
-		else if (*s == '\n')
-			put(b, "\\n", 2);
-		else if (quote && *s == '"')
-			put(b, "\\\"", 2);
-		else
-			put(b, s, 1);
 	}
 }
 
@@ -188,39 +184,44 @@ void prom_le_init(struct prom_le *le, const double *bounds, size_t n)
 		fmt_double(le->s[i], sizeof(le->s[i]), bounds[i]);
 }
 
+/* Appends a copy of the buffer's own bytes [off, off+len). */
+static void put_copy(struct prom_buf *b, size_t off, size_t len)
+{
+	if (grow(b, len))
+		return;
+	memcpy(b->p + b->len, b->p + off, len);
+	b->len += len;
+	b->p[b->len] = '\0';
+}
+
 void prom_histogram_le(struct prom_buf *b, const char *name,
                        const struct prom_label *labels, size_t nlabels,
                        const struct prom_le *le, const uint64_t *counts, double sum)
 {
-	struct prom_buf pre;   /* "{user="x",band="y"," once, not per bucket */
 	char n[256];
 	uint64_t cum = 0;
+	size_t off = b->len, plen;
 
-	prom_buf_init(&pre);
-	put(&pre, "{", 1);
+	/* "name_bucket{user="x",band="y",le="" once; the other lines copy it */
+	snprintf(n, sizeof n, "%s_bucket{", name);
+	puts_(b, n);
 	for (size_t i = 0; i < nlabels; i++) {
-		puts_(&pre, labels[i].name);
-		put(&pre, "=\"", 2);
-		put_escaped(&pre, labels[i].value ? labels[i].value : "", 1);
-		put(&pre, "\",", 2);
+		puts_(b, labels[i].name);
+		put(b, "=\"", 2);
+		put_escaped(b, labels[i].value ? labels[i].value : "", 1);
+		put(b, "\",", 2);
 	}
-	puts_(&pre, "le=\"");
-	if (pre.err) {
-		b->err = pre.err;
-		prom_buf_free(&pre);
-		return;
-	}
-	snprintf(n, sizeof n, "%s_bucket", name);
-	for (size_t i = 0; i <= le->n; i++) {
+	puts_(b, "le=\"");
+	plen = b->len - off;
+	for (size_t i = 0; i <= le->n && !b->err; i++) {
 		cum += counts[i];
-		puts_(b, n);
-		put(b, pre.p, pre.len);
+		if (i > 0)
+			put_copy(b, off, plen);
 		puts_(b, i < le->n ? le->s[i] : "+Inf");
 		put(b, "\"} ", 3);
 		put_int(b, (int64_t)cum);
 		put(b, "\n", 1);
 	}
-	prom_buf_free(&pre);
 	snprintf(n, sizeof n, "%s_sum", name);
 	prom_sample(b, n, labels, nlabels, sum);
 	snprintf(n, sizeof n, "%s_count", name);
