@@ -43,8 +43,11 @@ void share_format(json_t *v, char *out, size_t len)
 
 	for (int i = 0; i < 4; i++) {
 		rate_of[i] = json_number_value(json_object_get(v, keys[i]));
-		if (rate_of[i] < 0)
+		/* a portal's numbers, not ours: keep them convertible */
+		if (!(rate_of[i] > 0))
 			rate_of[i] = 0;
+		else if (rate_of[i] > 1e18)
+			rate_of[i] = 1e18;
 	}
 	snprintf(out, len, "share: %s guarantee %s ceiling %s rate %s borrowed %s delay %.2fms p99 %.2fms",
 	         user != NULL ? user : "?",

@@ -253,7 +253,8 @@ def main():
         last = samples[-1] if samples else {}
         tap(last.get('user') == 'bob' and last.get('link') == 2375000 and
             0 < last.get('guarantee', 0) <= last.get('ceiling', 0) and
-            0.3e6 < last.get('rate', 0) < 1.2e6 and last.get('borrowed_rate', 0) > 0 and
+            0.3e6 < last.get('rate', 0) < 1.2e6 and
+            all(0 <= x['borrowed_rate'] <= x['rate'] + 1e5 for x in samples[1:]) and
             last.get('delay_ms', 0) > 0 and last.get('delay_p99_ms', 0) >= last.get('delay_ms', 1),
             f'fairway.share: bob\'s guarantee, ceiling, rate, borrowing and delay ({last})')
         nm = fw('call', paddr, 'fairway.share', '--source', '--secret', f'{d}/h', '--timeout', '5s')
