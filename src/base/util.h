@@ -17,4 +17,10 @@ void util_set_err(char *err, size_t errlen, const char *fmt, ...)
  * kernel's counter is 32 bits: take differences modulo 2^32. */
 int util_tcp_segs_out(int fd, uint32_t *out);
 
+/* Bytes of the valid UTF-8 sequence at s (1..4; 1 for ASCII and for the
+ * terminating NUL), or 0 if s starts no valid sequence (a stray, overlong
+ * or surrogate byte). Reads no further than the first bad byte. For the
+ * text writers: Prometheus and Graphviz refuse invalid UTF-8. */
+size_t util_utf8_len(const char *s);
+
 #endif

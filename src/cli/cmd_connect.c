@@ -19,6 +19,7 @@
 #include "fwd.h"
 #include "log.h"
 #include "rpc.h"
+#include "share.h"
 
 struct session_run {
 	uv_loop_t *loop;
@@ -289,8 +290,22 @@ struct local_fwd {
 
 static struct local_fwd fwds[16];
 static size_t nfwds;
+static bool verbose;   /* --verbose: print the portal's fairway.share */
+
+static int connect_fwd_opt(const char *arg);
 
 static int connect_opt(struct session_run *r, int ch, const char *arg)
+{
+	if (ch == 'v') {
+		verbose = true;
+		return 0;
+	}
+	if (ch != 'L' || arg == NULL)
+		return EXIT_USAGE;
+	return connect_fwd_opt(arg);
+}
+
+static int connect_fwd_opt(const char *arg)
 {
 	/* [HOST:]PORT:SERVICE */
 	struct local_fwd f = { .host = "127.0.0.1" };
@@ -299,7 +314,7 @@ static int connect_opt(struct session_run *r, int ch, const char *arg)
 	unsigned long port;
 	char *end;
 
-	if (ch != 'L' || last == NULL || nfwds == 16 || strlen(last + 1) >= sizeof(f.service) ||
+	if (last == NULL || nfwds == 16 || strlen(last + 1) >= sizeof(f.service) ||
 	    last[1] == '\0')
 		goto bad;
 	snprintf(f.service, sizeof(f.service), "%s", last + 1);
@@ -327,6 +342,12 @@ bad:
 	return EXIT_USAGE;
 }
 
+static void share_line(const char *line, void *ud)
+{
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
 static void connect_ready(struct session_run *r)
 {
 	char err[256];
@@ -346,12 +367,20 @@ static void connect_ready(struct session_run *r)
 	if (nfwds == 0)
 		printf("connected to %s\n", conn_remote_id(r->session));
 	fflush(stdout);
+	/* through a portal: what share of it we get, on the outer session */
+	if (verbose && r->handle != NULL && r->handle != r->session && conn_rpc(r->handle) != NULL &&
+	    share_watch(conn_rpc(r->handle), share_line, r) != 0)
+		fprintf(stderr, "fairway connect: cannot subscribe to the portal's fairway.share\n");
 }
 
 int cmd_connect(int argc, char **argv)
 {
+	static const struct option more[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
 	struct session_run r = { .ready = connect_ready };
-	int rc = setup(&r, argc, argv, "L:", NULL, connect_opt);
+	int rc = setup(&r, argc, argv, "L:v", more, connect_opt);
 
 	if (rc != 0)
 		return rc;

@@ -62,6 +62,13 @@ static void announced(const char *addr, void *ud)
 	fflush(stdout);
 }
 
+/* The portal's fairway.share, when it changes by more than 10 %. */
+static void share_line(const char *line, void *ud)
+{
+	printf("%s\n", line);
+	fflush(stdout);
+}
+
 static void ping_ms(struct mrpc_stream *call, json_t *args, void *ud)
 {
 	mrpc_reply(call, json_integer(rpc_now_ms()));
@@ -105,7 +112,8 @@ int cmd_host(int argc, char **argv)
 	};
 	struct host_run h = { .loop = uv_default_loop() };
 	struct host_cfg hc = { .loop = h.loop, .id = &h.id, .net_key = h.net_key,
-	                       .accept = accept_tunnel, .on_announced = announced, .ud = &h };
+	                       .accept = accept_tunnel, .on_announced = announced,
+	                       .on_share = share_line, .ud = &h };
 	const char *portal = NULL, *secret = NULL, *caps = NULL;
 	char err[256];
 	int ch, rc;

@@ -1,6 +1,7 @@
 /* fairway info | stop | reload — talk to a running portal over its
  * control socket (see ctl.h). info prints the state like `tc -s class
- * show`, or the raw JSON with --json. */
+ * show`, or the raw JSON with --json, the Prometheus exposition with
+ * --prometheus, the class tree as Graphviz DOT with --dot (metrics.h). */
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,12 +10,16 @@
 #include "cmd.h"
 #include "ctl.h"
 
-static int parse(int argc, char **argv, const char **path, bool *json, char *def, size_t deflen)
+enum info_fmt { FMT_TEXT, FMT_JSON, FMT_PROM, FMT_DOT };
+
+static int parse(int argc, char **argv, const char **path, enum info_fmt *fmt, char *def, size_t deflen)
 {
 	static const struct option opts[] = {
 		{ "ctl", required_argument, NULL, 'c' },
 		{ "secret", required_argument, NULL, 's' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "prometheus", no_argument, NULL, 'p' },
+		{ "dot", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *secret = NULL;
@@ -26,9 +31,15 @@ static int parse(int argc, char **argv, const char **path, bool *json, char *def
 		case 'c': *path = optarg; break;
 		case 's': secret = optarg; break;
 		case 'j':
-			if (json == NULL)
+		case 'p':
+		case 'd':
+			if (fmt == NULL)
 				return EXIT_USAGE;
-			*json = true;
+			if (*fmt != FMT_TEXT) {
+				fprintf(stderr, "fairway %s: --json, --prometheus and --dot exclude each other\n", argv[0]);
+				return EXIT_USAGE;
+			}
+			*fmt = ch == 'j' ? FMT_JSON : ch == 'p' ? FMT_PROM : FMT_DOT;
 			break;
 		default: return EXIT_USAGE;
 		}
@@ -158,16 +169,26 @@ int cmd_info(int argc, char **argv)
 {
 	const char *path = NULL;
 	char def[4096];
-	bool json = false;
+	enum info_fmt fmt = FMT_TEXT;
 	json_t *r;
-	int rc = parse(argc, argv, &path, &json, def, sizeof(def));
+	int rc = parse(argc, argv, &path, &fmt, def, sizeof(def));
 
 	if (rc != 0)
 		return rc;
-	r = ask(path, "info");
+	r = ask(path, fmt == FMT_PROM ? "metrics" : fmt == FMT_DOT ? "dot" : "info");
 	if (r == NULL)
 		return EXIT_RUNTIME;
-	if (json) {
+	if (fmt == FMT_PROM || fmt == FMT_DOT) {
+		const char *text = json_string_value(json_object_get(r, "text"));
+
+		if (text == NULL) {
+			fprintf(stderr, "fairway info: the portal sent no %s text (an older portal?)\n",
+			        fmt == FMT_PROM ? "metrics" : "DOT");
+			json_decref(r);
+			return EXIT_RUNTIME;
+		}
+		fputs(text, stdout);
+	} else if (fmt == FMT_JSON) {
 		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 		printf("\n");
 	} else {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <time.h>
 
 #include "cmd.h"
 #include "log.h"
@@ -34,6 +35,8 @@ static const char usage[] =
 	"             running it twice is the same as once\n"
 	"  stop       remove exactly what start added (own table/chains, own root qdiscs)\n"
 	"  info       inputs, computed per-user rates and live counters\n"
+	"             --prometheus: the counters as Prometheus text (node-exporter textfile)\n"
+	"             --dot: both class trees as Graphviz DOT (rates over half a second)\n"
 	"\n"
 	"  --dry-run            print what would be loaded; touch nothing\n"
 	"  --backend nft|iptables   firewall (default nft; iptables for kernels without nftables)\n"
@@ -48,7 +51,7 @@ static const char usage[] =
 struct opts {
 	const char *verb;
 	const char *file;
-	bool dry_run, reset;
+	bool dry_run, reset, prometheus, dot;
 	const char *backend, *leaf, *lan_net, *lan_net6, *mtu, *iptables;
 };
 
@@ -64,6 +67,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		if (strcmp(a, "--reset") == 0) {
 			o->reset = true;
+			continue;
+		}
+		if (strcmp(a, "--prometheus") == 0 || strcmp(a, "--dot") == 0) {
+			if (o->prometheus || o->dot) {
+				fprintf(stderr, "fairway nat: --prometheus and --dot exclude each other\n");
+				return -1;
+			}
+			*(a[2] == 'p' ? &o->prometheus : &o->dot) = true;
 			continue;
 		}
 		if (strcmp(a, "--backend") == 0)
@@ -102,6 +113,52 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 	}
 	return 0;
+}
+
+/* nat info --prometheus | --dot: the live tc counters for programs. */
+static int info_export(const struct policy *p, const struct policy_rates *r, bool prometheus)
+{
+	size_t n = 2 * (NAT_SLOT_USER0 + r->n);
+	struct nat_class_stat *a = calloc(n, sizeof(*a)), *z = calloc(n, sizeof(*z));
+	struct prom_buf pb;
+	struct dot_buf db;
+	int rc, ret = EXIT_OK;
+
+	prom_buf_init(&pb);
+	dot_buf_init(&db);
+	if (a == NULL || z == NULL) {
+		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	rc = nat_read_stats(p, r, a);
+	if (rc != 0)
+		fprintf(stderr, "fairway nat: no classes on %s or %s (not started, or the device is gone)\n",
+		        p->nat.dev_net, p->nat.dev_lan);
+	if (prometheus) {
+		/* written even then: fairway_nat_up 0 says so to a textfile collector */
+		if (nat_render_prometheus(p, r, a, &pb) != 0) {
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+		fputs(pb.p ? pb.p : "", stdout);
+	} else if (rc == 0) {
+		struct timespec half = { 0, 500000000 };
+
+		nanosleep(&half, NULL);
+		if (nat_read_stats(p, r, z) != 0 || nat_render_dot(p, r, a, z, 0.5, &db) != 0) {
+			ret = EXIT_RUNTIME;
+			goto out;
+		}
+		fputs(db.p ? db.p : "", stdout);
+	}
+	if (rc != 0)
+		ret = EXIT_RUNTIME;
+out:
+	prom_buf_free(&pb);
+	dot_buf_free(&db);
+	free(a);
+	free(z);
+	return ret;
 }
 
 /* Diagnostics not printed yet, as "file:line: level: message". */
@@ -322,6 +379,15 @@ int cmd_nat(int argc, char **argv)
 	}
 	if (policy_compute(&p, POLICY_PLANE_ROUTER, &r) != 0) {
 		ret = EXIT_RUNTIME;
+		goto out;
+	}
+	if ((o.prometheus || o.dot) && (strcmp(o.verb, "info") != 0 || o.dry_run)) {
+		fprintf(stderr, "fairway nat: --prometheus and --dot go with info (and not --dry-run)\n");
+		ret = EXIT_USAGE;
+		goto out;
+	}
+	if (o.prometheus || o.dot) {
+		ret = info_export(&p, &r, o.prometheus);
 		goto out;
 	}
 	nat_render_summary(&p, &r, &env, &sum);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "policy.h"
 #include "portal.h"
+#include "metrics.h"
 #include "sched.h"
 #include "store.h"
 #include "roomadm.h"
@@ -36,6 +37,7 @@ struct settings {
 	enum portal_privacy privacy;
 	struct portal_limits limits;
 	unsigned handshake_ms;
+	unsigned metrics_max_users;     /* 0: the portal's default */
 	uint8_t (*members)[32], (*denied)[32];
 	size_t n_members, n_denied;
 	struct portal_sched sched;      /* .users points into users */
@@ -54,6 +56,7 @@ struct overrides {
 	bool conns_set, pending_set, tunnels_set, idle_set, hs_set, multihop;
 	struct portal_limits limits;
 	unsigned handshake_ms;
+	unsigned metrics_max_users;     /* 0: not given */
 	uint8_t (*members)[32], (*denied)[32];
 	size_t n_members, n_denied;
 };
@@ -238,6 +241,7 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	n.limits.idle_timeout_ms = pol.portal.idle_timeout_ms;
 	n.limits.allow_multihop = pol.portal.allow_multihop;
 	n.handshake_ms = pol.portal.handshake_timeout_ms;
+	n.metrics_max_users = pol.portal.metrics_max_users;
 	/* Members are the identities of the policy's users. */
 	for (size_t u = 0; u < pol.n_users && rc == 0; u++)
 		for (size_t i = 0; i < pol.users[u].n_ids && rc == 0; i++)
@@ -281,6 +285,8 @@ static int settings_override(struct settings *s, const struct overrides *o)
 		s->limits.allow_multihop = true;
 	if (o->hs_set)
 		s->handshake_ms = o->handshake_ms;
+	if (o->metrics_max_users != 0)
+		s->metrics_max_users = o->metrics_max_users;
 	for (size_t i = 0; i < o->n_members; i++)
 		if (add_key(&s->members, &s->n_members, o->members[i]) != 0)
 			return -1;
@@ -337,6 +343,7 @@ static void settings_to_cfg(const struct settings *s, struct portal_cfg *cfg)
 	cfg->denied = (const uint8_t (*)[32])s->denied;
 	cfg->n_denied = s->n_denied;
 	cfg->limits = s->limits;
+	cfg->metrics_max_users = s->metrics_max_users;
 	cfg->handshake_timeout_ms = s->handshake_ms;
 	cfg->sched = s->sched;
 }
@@ -456,6 +463,8 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 		daemon_notify("READY=1");
 		return r;
 	}
+	if (strcmp(cmd, "metrics") == 0 || strcmp(cmd, "dot") == 0)
+		return metrics_ctl(run->portal, cmd);
 	if (strcmp(cmd, "info") == 0) {
 		r = portal_info(run->portal);
 		json_object_set_new(r, "ok", json_true());
@@ -532,6 +541,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "ctl", required_argument, NULL, 6 },
 		{ "via", required_argument, NULL, 7 },
 		{ "db", required_argument, NULL, 8 },
+		{ "metrics-max-users", required_argument, NULL, 9 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -547,6 +557,13 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 6: *ctl_path = optarg; break;
 		case 7: *via = optarg; break;
 		case 8: *db = optarg; break;
+		case 9:
+			rc = parse_count("--metrics-max-users", optarg, &o->metrics_max_users);
+			if (rc == 0 && o->metrics_max_users == 0) {
+				fprintf(stderr, "fairway portal: --metrics-max-users wants a count of 1 or more\n");
+				rc = EXIT_USAGE;
+			}
+			break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);

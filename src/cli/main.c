@@ -21,19 +21,22 @@ static const struct command commands[] = {
 	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--secret FILE] [--caps B64] [--name NAME]\n"
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
-	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]",
+	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
+	  "           [--metrics-max-users N]",
 	  "run a portal (room); prints its net:…~shs:… address first" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
-	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]...",
-	  "reach a host through its portal; -L forwards a local port to a service it exposes" },
+	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose]",
+	  "reach a host through its portal; -L forwards a local port to a service it exposes;\n"
+	  "           --verbose prints the portal's fairway.share of its link when it changes" },
 	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
 	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
-	{ "info", cmd_info, "[--json] [--ctl PATH | --secret FILE]",
-	  "a running portal's connections, tunnels and refusals (control socket)" },
+	{ "info", cmd_info, "[--json | --prometheus | --dot] [--ctl PATH | --secret FILE]",
+	  "a running portal's connections, tunnels and refusals (control socket);\n"
+	  "           --prometheus: metrics in Prometheus text format, --dot: the class tree for Graphviz" },
 	{ "stop", cmd_stop, "[--ctl PATH | --secret FILE]", "stop a running portal" },
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
-	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
+	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--prometheus|--dot] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
 	  "the router plane: Fair NAT rebuilt (reads fairnat.config as it is)" },
 	{ "check", cmd_check, "[-c] FILE",
 	  "validate a policy (both planes) and print the rates it gives; touches nothing" },

@@ -4,6 +4,8 @@
 #include "nat.h"
 
 #include <ctype.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -2034,4 +2036,205 @@ int nat_print_counters(const struct policy *p, const struct policy_rates *r, FIL
 		json_decref(j);
 	}
 	return rc;
+}
+
+/* ------------------------------------------------ stats for metrics/dot */
+
+/* A tc size ("1514b", "15Kb", "1.5Mb") in bytes: tc prints K/M for 1024s. */
+static uint64_t tc_size(const char *s)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || v < 0)
+		return 0;
+	if (*end == 'K')
+		v *= 1024;
+	else if (*end == 'M')
+		v *= 1024 * 1024;
+	else if (*end == 'G')
+		v *= 1024.0 * 1024 * 1024;
+	return (uint64_t)v;
+}
+
+/* One class's block of `tc -s class show`:
+ *   class htb 1:110 parent 1:1 prio 0 rate 2Mbit ceil 10Mbit burst …
+ *    Sent 123 bytes 4 pkt (dropped 0, overlimits 0 requeues 0)
+ *    backlog 0b 0p requeues 0
+ *    lended: 0 borrowed: 0 giants: 0 */
+static void tc_class_parse(const char *txt, unsigned minor, struct nat_class_stat *o)
+{
+	char want[32];
+	const char *c, *end, *x;
+	unsigned long long a = 0, b = 0, d = 0, ov = 0;
+
+	memset(o, 0, sizeof(*o));
+	snprintf(want, sizeof(want), "class htb 1:%u ", minor);
+	for (c = strstr(txt, want); c != NULL && c != txt && c[-1] != '\n'; c = strstr(c + 1, want))
+		;
+	if (c == NULL)
+		return;
+	end = strstr(c + 1, "\nclass ");
+	o->found = true;
+	if ((x = strstr(c, " rate ")) != NULL && (end == NULL || x < end))
+		sscanf(x, " rate %31s", o->rate);
+	if ((x = strstr(c, " ceil ")) != NULL && (end == NULL || x < end))
+		sscanf(x, " ceil %31s", o->ceil);
+	if ((x = strstr(c, " Sent ")) != NULL && (end == NULL || x < end) &&
+	    sscanf(x, " Sent %llu bytes %llu pkt (dropped %llu, overlimits %llu", &a, &b, &d, &ov) >= 3) {
+		o->bytes = a;
+		o->packets = b;
+		o->drops = d;
+		o->overlimits = ov;
+	}
+	if ((x = strstr(c, " backlog ")) != NULL && (end == NULL || x < end)) {
+		o->backlog_bytes = tc_size(x + 9);
+		if ((x = strchr(x + 9, ' ')) != NULL && sscanf(x, " %llup", &a) == 1)
+			o->backlog_pkts = a;
+	}
+	if ((x = strstr(c, " lended: ")) != NULL && (end == NULL || x < end) &&
+	    sscanf(x, " lended: %llu borrowed: %llu", &a, &b) == 2) {
+		o->lended = a;
+		o->borrowed = b;
+	}
+}
+
+unsigned nat_stat_minor(const struct policy_rates *r, size_t slot)
+{
+	return slot == NAT_SLOT_DEV ? 2 : slot == NAT_SLOT_USERS ? 1 : slot == NAT_SLOT_OTHER ? 3
+	     : r->u[slot - NAT_SLOT_USER0].mark;
+}
+
+int nat_read_stats(const struct policy *p, const struct policy_rates *r, struct nat_class_stat *out)
+{
+	const char *devs[2] = { p->nat.dev_net, p->nat.dev_lan };
+	size_t n = NAT_SLOT_USER0 + r->n;
+	int rc = 0;
+
+	for (int d = 0; d < 2; d++) {
+		const char *a[] = { p->nat.tc, "-s", "class", "show", "dev", devs[d], NULL };
+		struct nat_buf txt = { 0 };
+
+		if (run(a, NULL, &txt, NULL) != 0 || txt.s == NULL || strstr(txt.s, "class htb 1:") == NULL) {
+			for (size_t i = 0; i < n; i++)
+				memset(&out[d * n + i], 0, sizeof(out[0]));
+			rc = -ENOENT;
+		} else {
+			for (size_t i = 0; i < n; i++)
+				tc_class_parse(txt.s, nat_stat_minor(r, i), &out[d * n + i]);
+		}
+		nat_buf_free(&txt);
+	}
+	return rc;
+}
+
+static const char *slot_name(const struct policy *p, size_t slot)
+{
+	return slot == NAT_SLOT_DEV ? "(device)" : slot == NAT_SLOT_USERS ? "(users)"
+	     : slot == NAT_SLOT_OTHER ? "(router/other)" : p->users[slot - NAT_SLOT_USER0].name;
+}
+
+int nat_render_prometheus(const struct policy *p, const struct policy_rates *r,
+                          const struct nat_class_stat *st, struct prom_buf *b)
+{
+	static const char *const dirs[2] = { "up", "down" };
+	size_t n = NAT_SLOT_USER0 + r->n;
+	static const struct { const char *name, *type, *help; size_t off; } fam[] = {
+		{ "fairway_nat_class_bytes_total", "counter", "Bytes sent by the class (tc).",
+		  offsetof(struct nat_class_stat, bytes) },
+		{ "fairway_nat_class_packets_total", "counter", "Packets sent by the class.",
+		  offsetof(struct nat_class_stat, packets) },
+		{ "fairway_nat_class_drops_total", "counter", "Packets the class dropped.",
+		  offsetof(struct nat_class_stat, drops) },
+		{ "fairway_nat_class_overlimits_total", "counter", "Times the class was over its rate.",
+		  offsetof(struct nat_class_stat, overlimits) },
+		{ "fairway_nat_class_borrowed_total", "counter",
+		  "Packets the class sent on capacity borrowed from its parent (HTB).",
+		  offsetof(struct nat_class_stat, borrowed) },
+		{ "fairway_nat_class_backlog_bytes", "gauge", "Bytes queued in the class.",
+		  offsetof(struct nat_class_stat, backlog_bytes) },
+		{ "fairway_nat_class_backlog_packets", "gauge", "Packets queued in the class.",
+		  offsetof(struct nat_class_stat, backlog_pkts) },
+	};
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		prom_family(b, fam[f].name, fam[f].type, fam[f].help);
+		for (int d = 0; d < 2; d++)
+			for (size_t i = 0; i < n; i++) {
+				const struct nat_class_stat *s = &st[(size_t)d * n + i];
+				char cls[16];
+
+				if (!s->found)
+					continue;
+				snprintf(cls, sizeof(cls), "1:%u", nat_stat_minor(r, i));
+				prom_sample(b, fam[f].name,
+				            (struct prom_label[]){ { "user", slot_name(p, i) }, { "dir", dirs[d] },
+				                                   { "class", cls } }, 3,
+				            (double)*(const uint64_t *)(const void *)((const char *)s + fam[f].off));
+			}
+	}
+	prom_family(b, "fairway_nat_user_rate_bytes_per_second", "gauge", "A user's guaranteed rate (the policy's).");
+	for (int d = 0; d < 2; d++)
+		for (size_t u = 0; u < r->n; u++)
+			prom_sample(b, "fairway_nat_user_rate_bytes_per_second",
+			            (struct prom_label[]){ { "user", p->users[u].name }, { "dir", dirs[d] } }, 2,
+			            (double)(d ? r->u[u].rate_down : r->u[u].rate_up));
+	prom_family(b, "fairway_nat_user_ceiling_bytes_per_second", "gauge", "A user's ceiling (the policy's).");
+	for (int d = 0; d < 2; d++)
+		for (size_t u = 0; u < r->n; u++)
+			prom_sample(b, "fairway_nat_user_ceiling_bytes_per_second",
+			            (struct prom_label[]){ { "user", p->users[u].name }, { "dir", dirs[d] } }, 2,
+			            (double)(d ? r->u[u].ceil_down : r->u[u].ceil_up));
+	prom_family(b, "fairway_nat_up", "gauge", "1 when both devices have fairway's classes.");
+	prom_sample(b, "fairway_nat_up", NULL, 0, st[NAT_SLOT_DEV].found && st[n + NAT_SLOT_DEV].found);
+	return b->err;
+}
+
+int nat_render_dot(const struct policy *p, const struct policy_rates *r,
+                   const struct nat_class_stat *st0, const struct nat_class_stat *st1, double dt,
+                   struct dot_buf *b)
+{
+	static const char *const dname[2] = { "upload", "download" };
+	const char *devs[2] = { p->nat.dev_net, p->nat.dev_lan };
+	size_t n = NAT_SLOT_USER0 + r->n;
+
+	dot_begin(b, "fairway nat");
+	for (int d = 0; d < 2; d++) {
+		char root[96], id[128], parent[128], label[512], now[32], br[32];
+
+		snprintf(root, sizeof(root), "%s %s", dname[d], devs[d]);
+		dot_node(b, root, (struct dot_attr[]){ { "label", root }, { "shape", "plaintext" } }, 2);
+		for (size_t i = 0; i < n; i++) {
+			const struct nat_class_stat *a = &st0[(size_t)d * n + i], *z = &st1[(size_t)d * n + i];
+			uint64_t rate = dt > 0 && z->bytes >= a->bytes ? (uint64_t)((double)(z->bytes - a->bytes) / dt) : 0;
+			uint64_t conf = i >= NAT_SLOT_USER0
+			              ? (d ? r->u[i - NAT_SLOT_USER0].rate_down : r->u[i - NAT_SLOT_USER0].rate_up) : 0;
+			bool borrowing = i >= NAT_SLOT_USER0 && z->borrowed > a->borrowed && rate > conf;
+
+			if (!z->found)
+				continue;
+			snprintf(id, sizeof(id), "%s 1:%u", root, nat_stat_minor(r, i));
+			snprintf(label, sizeof(label), "%s 1:%u\nrate %s ceil %s\nnow %s\nbacklog %llub %llup",
+			         slot_name(p, i), nat_stat_minor(r, i), z->rate[0] ? z->rate : "?",
+			         z->ceil[0] ? z->ceil : "?", policy_rate_str(rate, now, sizeof(now)),
+			         (unsigned long long)z->backlog_bytes, (unsigned long long)z->backlog_pkts);
+			dot_node(b, id, (struct dot_attr[]){ { "label", label },
+			                                     { "color", borrowing ? "#d95f02" : "black" } }, 2);
+			if (i == NAT_SLOT_DEV)
+				snprintf(parent, sizeof(parent), "%s", root);
+			else if (i == NAT_SLOT_USERS || i == NAT_SLOT_OTHER)
+				snprintf(parent, sizeof(parent), "%s 1:2", root);
+			else
+				snprintf(parent, sizeof(parent), "%s 1:1", root);
+			dot_edge(b, parent, id, NULL, 0);
+			if (borrowing) {
+				snprintf(label, sizeof(label), "borrowing %s", policy_rate_str(rate - conf, br, sizeof(br)));
+				dot_edge(b, parent, id, (struct dot_attr[]){ { "label", label }, { "style", "dashed" },
+				                                             { "color", "#d95f02" },
+				                                             { "fontcolor", "#d95f02" } }, 4);
+			}
+		}
+	}
+	dot_end(b);
+	return b->err;
 }

@@ -33,7 +33,9 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "dot.h"
 #include "policy.h"
+#include "prom.h"
 
 /* A growing text buffer; err is set (-ENOMEM) instead of failing each call. */
 struct nat_buf {
@@ -103,5 +105,30 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 int nat_stop(const struct policy *p, bool dry_run, FILE *out);
 /* info: live per-user counters from tc and nft, printed to out. */
 int nat_print_counters(const struct policy *p, const struct policy_rates *r, FILE *out);
+
+/* Live counters of one HTB class, from `tc -s class show` (found: the
+ * class exists). rate/ceil: as tc prints them ("2Mbit"). */
+struct nat_class_stat {
+	bool found;
+	uint64_t bytes, packets, drops, overlimits, lended, borrowed;
+	uint64_t backlog_bytes, backlog_pkts;
+	char rate[32], ceil[32];
+};
+/* Slots of a direction's array: the device class 1:2, the users' 1:1,
+ * the router/other 1:3, then user u at NAT_SLOT_USER0 + u. */
+enum { NAT_SLOT_DEV, NAT_SLOT_USERS, NAT_SLOT_OTHER, NAT_SLOT_USER0 };
+unsigned nat_stat_minor(const struct policy_rates *r, size_t slot);
+/* out: 2 × (NAT_SLOT_USER0 + r->n) entries, upload (DEV_NET) first.
+ * -ENOENT (and zeroed entries) for a device without our tree. */
+int nat_read_stats(const struct policy *p, const struct policy_rates *r, struct nat_class_stat *out);
+/* `nat info --prometheus`: node-exporter textfile format (text 0.0.4,
+ * no timestamps). 0 or -ENOMEM. */
+int nat_render_prometheus(const struct policy *p, const struct policy_rates *r,
+                          const struct nat_class_stat *st, struct prom_buf *b);
+/* `nat info --dot`: both trees; current rates from two reads dt s apart;
+ * a user above its rate that HTB lent to gets a dashed orange edge. */
+int nat_render_dot(const struct policy *p, const struct policy_rates *r,
+                   const struct nat_class_stat *st0, const struct nat_class_stat *st1, double dt,
+                   struct dot_buf *b);
 
 #endif

@@ -196,6 +196,9 @@ struct policy_portal {
 	/* pace: bulk leaves in batches of this much of the link (sched.h
 	 * pace_ns); -1 = the scheduler's default, 0 = one chunk at a time */
 	int pace_ms;
+	/* metrics-max-users: user label values in the metrics before the
+	 * rest is summed into "other" (0 = the default, 1000) */
+	unsigned metrics_max_users;
 };
 
 struct policy {

@@ -22,7 +22,7 @@ enum gkey {
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LAN_NET6,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -52,6 +52,7 @@ static const struct {
 	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
 	[K_DB] = { "db", S_PORTAL },
+	[K_METRICS_MAX_USERS] = { "metrics-max-users", S_PORTAL },
 };
 
 struct ini_ctx {
@@ -382,6 +383,12 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			p->portal.privacy = POLICY_PRIVACY_RESTRICTED;
 		else
 			perr(p, c->cur_line, "privacy: expected open, community or restricted, got \"%s\"", val);
+		break;
+	case K_METRICS_MAX_USERS:
+		if (!policy_parse_uint(val, 1000000, &v) || v == 0)
+			perr(p, c->cur_line, "%s: expected a count of 1..1000000, got \"%s\"", name, val);
+		else
+			p->portal.metrics_max_users = (unsigned)v;
 		break;
 	case K_DB:
 		if (*val == '\0' || strlen(val) >= sizeof(p->portal.db))

@@ -1,5 +1,6 @@
 /* host — see host.h. */
 #include "host.h"
+#include "share.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -97,6 +98,8 @@ static void portal_ready(struct conn *c, void *ud)
 	}
 	/* Keep the connection visibly alive: portals drop silent peers. */
 	(void)rpc_ping_start(m, &h->node, PORTAL_PING_MS);
+	if (h->cfg.on_share != NULL && share_watch(m, h->cfg.on_share, h->cfg.ud) != 0)
+		log_warn("cannot subscribe to fairway.share at %s", h->portal_id);
 }
 
 static void retry_cb(uv_timer_t *t)

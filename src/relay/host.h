@@ -34,6 +34,9 @@ struct host_cfg {
 	host_accept_fn *accept;
 	/* First announcement only: our tunnel:…~shs:… address. May be NULL. */
 	void (*on_announced)(const char *tunnel_addr, void *ud);
+	/* May be NULL: if set, subscribes to the portal's fairway.share on
+	 * every connection and gets its lines (share.h). */
+	void (*on_share)(const char *line, void *ud);
 	void *ud;
 };
 

@@ -19,6 +19,7 @@
 #include "admit.h"
 #include "conn.h"
 #include "log.h"
+#include "metrics.h"
 #include "muxrpc.h"
 #include "rpc.h"
 #include "relay.h"
@@ -35,6 +36,7 @@ struct peer {
 	unsigned tunnels;   /* open tunnels this peer started */
 	struct relay_port *port;  /* its place in the scheduler, once authenticated */
 	long user;          /* index into cfg.sched.users; -1: guest */
+	bool ready;         /* the session opened (handshakes_ok counted) */
 	bool read_paused;   /* stopped by the read pacing */
 	/* Admission counts (admit.h): the address entry this peer counts in
 	 * (NULL once it is leaving, and for tunneled peers), and whether it
@@ -94,11 +96,31 @@ struct portal {
 	struct portal_auth_hooks auth;   /* the web side's sign-in (portal_set_auth_hooks) */
 	void *auth_ud;
 	char address[ADDR_TEXT_MAX];
+	struct share_sub *shares;     /* fairway.share subscriptions */
+	struct portal_acct **accts;   /* sectionless members (portal_acct_get) */
+	size_t n_accts, cap_accts;
+	struct relay_acct acct_other;
 };
 
 #define ACCEPT_BURST 16
 /* Refusal and failed-handshake summaries: one line per address per this. */
 #define ADMIT_INTERVAL_MS 10000
+/* One fairway.share subscription: a sample a second (sweep_cb). */
+struct share_sub {
+	struct mrpc_stream *s;
+	struct metrics_share_prev prev;
+	struct share_sub *prev_sub, *next;
+};
+
+/* One sectionless member's counters; its own allocation, as ports keep
+ * a pointer to .bytes. */
+struct portal_acct {
+	uint8_t pk[32];
+	struct relay_acct bytes;
+};
+
+_Static_assert(CONN_CLOSED + 1 == PORTAL_CONN_STATES, "PORTAL_CONN_STATES");
+#define DEFAULT_METRICS_MAX_USERS 1000
 
 #define DEFAULT_BLOCK_LIMIT_MS 30000
 #define DEFAULT_SNDBUF (64u << 10)
@@ -304,6 +326,75 @@ static void room_attendants(struct mrpc_stream *call, json_t *args, void *ud)
 static void tunnel_endpoints(struct mrpc_stream *call, json_t *args, void *ud)
 {
 	subscribe(call, SUB_ENDPOINTS);
+}
+
+/* ---- fairway.share: a member's own share, once a second ---- */
+
+static void share_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	if (!mrpc_stream_local_ended(s))
+		mrpc_stream_end(s, NULL);
+}
+
+static void share_free(struct mrpc_stream *s, void *ud)
+{
+	struct share_sub *sh = ud;
+	struct portal *p = call_peer(s)->p;
+
+	if (sh->prev_sub != NULL)
+		sh->prev_sub->next = sh->next;
+	else
+		p->shares = sh->next;
+	if (sh->next != NULL)
+		sh->next->prev_sub = sh->prev_sub;
+	free(sh);
+}
+
+static const struct mrpc_stream_cbs share_cbs = { .on_end = share_end, .on_free = share_free };
+
+#define SHARE_NOT_MEMBER_MSG "fairway.share is for members of this room"
+
+/* One sample on sh, for its peer's class now (a reload may move it). */
+static void share_send(struct portal *p, struct share_sub *sh)
+{
+	struct peer *q = call_peer(sh->s);
+	struct sched_class *c = q->port != NULL ? relay_port_class(q->port) : NULL;
+	char label[64];
+	json_t *v;
+
+	if (c == NULL || mrpc_stream_local_ended(sh->s))
+		return;
+	if (q->user >= 0 && (size_t)q->user < p->cfg.sched.n_users)
+		snprintf(label, sizeof(label), "%s", p->cfg.sched.users[q->user].name);
+	else
+		snprintf(label, sizeof(label), "%s", relay_class_name(c));
+	v = metrics_share_sample(p, c, label, &sh->prev, uv_hrtime());
+	if (v != NULL)
+		mrpc_stream_send_json(sh->s, v);
+}
+
+static void fairway_share(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct share_sub *sh;
+
+	if (!q->member) {
+		mrpc_stream_end(call, SHARE_NOT_MEMBER_MSG);
+		return;
+	}
+	sh = calloc(1, sizeof(*sh));
+	if (sh == NULL) {
+		mrpc_stream_end(call, "out of memory");
+		return;
+	}
+	sh->s = call;
+	mrpc_stream_set_cbs(call, &share_cbs, sh);
+	sh->next = p->shares;
+	if (p->shares != NULL)
+		p->shares->prev_sub = sh;
+	p->shares = sh;
+	share_send(p, sh);   /* the first at once: guarantee and ceiling */
 }
 
 static void tunnel_announce(struct mrpc_stream *call, json_t *args, void *ud)
@@ -1168,6 +1259,38 @@ static int sched_apply(struct portal *p)
 	return 0;
 }
 
+/* The account of a member without a [user] section (NULL for others):
+ * found by key, made on first sight, shared `other` past the cap. */
+static struct relay_acct *acct_for(struct portal *p, const struct peer *q)
+{
+	const uint8_t *pk = conn_remote_pk(q->c);
+	unsigned max = p->cfg.metrics_max_users ? p->cfg.metrics_max_users : DEFAULT_METRICS_MAX_USERS;
+	struct portal_acct *a;
+
+	if (!q->member || q->user >= 0 || pk == NULL)
+		return NULL;
+	for (size_t i = 0; i < p->n_accts; i++)
+		if (memcmp(p->accts[i]->pk, pk, 32) == 0)
+			return &p->accts[i]->bytes;
+	if (p->n_accts >= max)
+		return &p->acct_other;
+	if (p->n_accts == p->cap_accts) {
+		size_t cap = p->cap_accts ? p->cap_accts * 2 : 16;
+		struct portal_acct **n = realloc(p->accts, cap * sizeof(*n));
+
+		if (n == NULL)
+			return &p->acct_other;
+		p->accts = n;
+		p->cap_accts = cap;
+	}
+	a = calloc(1, sizeof(*a));
+	if (a == NULL)
+		return &p->acct_other;
+	memcpy(a->pk, pk, 32);
+	p->accts[p->n_accts++] = a;
+	return &a->bytes;
+}
+
 /* Runs inside the handshake, before msg4: a refused key gets nothing. */
 static int authorize(const uint8_t pk[32], const char **why, void *ud)
 {
@@ -1196,9 +1319,12 @@ static void peer_ready(struct conn *c, void *ud)
 		admit_ready(q->p->admit, q->addr);
 	q->pending = false;
 	q->user = user_index(q->p, conn_remote_pk(c));
+	q->ready = true;
+	q->p->counters.handshakes_ok++;
 	q->port = relay_port_new(q->p->relay, c, class_for(q->p, conn_remote_pk(c)));
 	if (q->port == NULL)
 		conn_close(c, "out of memory");
+	relay_port_set_acct(q->port, acct_for(q->p, q));
 }
 
 static void sweep_cb(uv_timer_t *t)
@@ -1226,6 +1352,8 @@ static void sweep_cb(uv_timer_t *t)
 #endif
 		p->peak_peers = p->npeers;
 	}
+	for (struct share_sub *sh = p->shares; sh != NULL; sh = sh->next)
+		share_send(p, sh);
 }
 
 /* Stops counting q toward the admission limits (idempotent). */
@@ -1331,6 +1459,8 @@ static void peer_closed(struct conn *c, const char *reason, void *ud)
 	if (q->port == NULL && reason != NULL && q->ip[0] != '\0' && conn_remote_id(c)[0] == '\0')
 		admit_refused(p->admit, q->ip, conn_peer_name(c), reason, uv_now(p->cfg.loop));
 	peer_leaving(q);
+	if (!q->ready)
+		p->counters.handshakes_failed++;
 	attendant_remove(q);
 	relay_port_free(q->port);
 	LIST_REMOVE(p->peers, q);
@@ -1514,6 +1644,7 @@ static int build_api(struct portal *p)
 		{ "room.listAliases", MRPC_ASYNC, room_list_aliases },
 		{ "httpAuth.sendSolution", MRPC_ASYNC, http_send_solution },
 		{ "httpAuth.invalidateAllSolutions", MRPC_ASYNC, http_invalidate_all },
+		{ "fairway.share", MRPC_SOURCE, fairway_share },
 	};
 	int rc;
 
@@ -1537,6 +1668,9 @@ static void release(struct portal *p)
 	}
 	free(p->ucls);
 	free(p->ruser);
+	for (size_t i = 0; i < p->n_accts; i++)
+		free(p->accts[i]);
+	free(p->accts);
 	mrpc_api_free(p->api);
 	admit_free(p->admit);
 	free(p);
@@ -1651,6 +1785,7 @@ static void recheck(struct portal *p, const uint8_t *key, const char *what)
 			continue;
 		q->member = is_member(c, pk);
 		q->user = user_index(p, pk);
+		relay_port_set_acct(q->port, acct_for(p, q));
 		if (is_denied(c, pk)) {
 			p->counters.refused_denied++;
 			snprintf(why, sizeof(why), "this key has been banned (%s)", what);
@@ -1671,6 +1806,9 @@ static void recheck(struct portal *p, const uint8_t *key, const char *what)
 		    !mrpc_stream_local_ended(s->s))
 			mrpc_stream_end(s->s, NOT_MEMBER_MSG);
 	}
+	for (struct share_sub *sh = p->shares; sh != NULL; sh = sh->next)
+		if (!call_peer(sh->s)->member && !mrpc_stream_local_ended(sh->s))
+			mrpc_stream_end(sh->s, SHARE_NOT_MEMBER_MSG);
 }
 
 void portal_membership_changed(struct portal *p, const uint8_t *key)
@@ -1689,6 +1827,7 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 	c->denied = cfg->denied;
 	c->n_denied = cfg->n_denied;
 	c->limits = cfg->limits;
+	c->metrics_max_users = cfg->metrics_max_users;
 	if (cfg->handshake_timeout_ms != 0)
 		c->handshake_timeout_ms = cfg->handshake_timeout_ms;
 	c->sched = cfg->sched;
@@ -1749,6 +1888,43 @@ static json_t *portal_info_base(const struct portal *p)
 		"peers", peers);
 }
 size_t portal_conn_count(const struct portal *p) { return p->npeers; }
+
+void portal_conn_stats(const struct portal *p, struct portal_conn_stats *out)
+{
+	const struct portal_cfg *c = &p->cfg;
+
+	memset(out, 0, sizeof(*out));
+	for (const struct peer *q = p->peers; q != NULL; q = q->next) {
+		unsigned st = (unsigned)conn_state(q->c);
+
+		if (st < PORTAL_CONN_STATES)
+			out->conns[st][conn_is_tunneled(q->c) ? 1 : 0]++;
+		out->attendants += q->attendant;
+	}
+	out->members = c->store != NULL ? store_member_count(c->store) : 0;
+	for (size_t i = 0; i < c->n_members; i++)
+		if (c->store == NULL || store_check(c->store, c->members[i], NULL) == STORE_ROLE_NONE)
+			out->members++;
+}
+
+struct relay *portal_relay(const struct portal *p) { return p->relay; }
+const struct portal_cfg *portal_config(const struct portal *p) { return &p->cfg; }
+const struct relay_acct *portal_acct_other(const struct portal *p) { return &p->acct_other; }
+
+unsigned portal_metrics_max_users(const struct portal *p)
+{
+	return p->cfg.metrics_max_users ? p->cfg.metrics_max_users : DEFAULT_METRICS_MAX_USERS;
+}
+
+bool portal_acct_get(const struct portal *p, size_t i, const uint8_t **pk,
+                     const struct relay_acct **a)
+{
+	if (i >= p->n_accts)
+		return false;
+	*pk = p->accts[i]->pk;
+	*a = &p->accts[i]->bytes;
+	return true;
+}
 
 void portal_stop(struct portal *p)
 {

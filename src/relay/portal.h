@@ -65,6 +65,9 @@ struct portal_counters {
 	              evicted_handshakes, refused_denied,
 	              refused_not_member, refused_tunnels_per_peer, refused_multihop,
 	              refused_unknown_target, closed_idle, closed_blocked, tunnels_opened;
+	/* sessions that opened / connections that ended before theirs did
+	 * (bad keys, timeouts, refusals, resets), for metrics */
+	unsigned long handshakes_ok, handshakes_failed;
 };
 
 /* A user of the portal's link (a policy [user]): bytes the portal relays
@@ -114,6 +117,10 @@ struct portal_cfg {
 	const char *public_url;            /* --public-url: base of every link (borrowed), NULL: none */
 	struct portal_limits limits;
 	struct portal_sched sched;
+	/* metrics-max-users: distinct `user` label values in the metrics and
+	 * identities counted one by one (members without a [user] section);
+	 * past it they share an `other` bucket. 0: 1000. */
+	unsigned metrics_max_users;
 };
 
 /* Binds and listens. On failure returns -errno and writes a reason. */
@@ -187,6 +194,29 @@ void portal_free(struct portal *p);
 size_t portal_conn_count(const struct portal *p);
 const struct portal_counters *portal_counters(const struct portal *p);
 const char *portal_privacy_name(enum portal_privacy v);
+/* ---- for metrics.c (read-only views of the live state) ---- */
+
+struct relay;
+struct relay_acct;
+#define PORTAL_CONN_STATES 4   /* enum conn_state's count (checked in portal.c) */
+
+struct portal_conn_stats {
+	unsigned conns[PORTAL_CONN_STATES][2];  /* [conn_state][0: TCP, 1: through a tunnel] */
+	unsigned attendants;
+	size_t members;             /* the policy's and the store's, each key once */
+};
+void portal_conn_stats(const struct portal *p, struct portal_conn_stats *out);
+struct relay *portal_relay(const struct portal *p);
+const struct portal_cfg *portal_config(const struct portal *p);
+/* Members without a [user] section are scheduled in the guest class but
+ * counted one by one: account i (0..), its key in *pk; false past the
+ * last. Accounts stay after their connections go (counters must not go
+ * back); past metrics_max_users new ones share portal_acct_other. */
+bool portal_acct_get(const struct portal *p, size_t i, const uint8_t **pk,
+                     const struct relay_acct **a);
+const struct relay_acct *portal_acct_other(const struct portal *p);
+unsigned portal_metrics_max_users(const struct portal *p);
+
 /* The portal's state for `fairway info`: id, address, privacy, counters,
  * and one entry per connection. New reference. */
 json_t *portal_info(const struct portal *p);

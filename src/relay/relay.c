@@ -41,6 +41,7 @@ struct relay {
 
 struct relay_class {
 	char name[64];
+	uint64_t bytes_down;  /* delivered to ports of this class (metrics.h) */
 };
 
 struct relay_port {
@@ -53,6 +54,7 @@ struct relay_port {
 	struct relay_port *seen_next;
 	bool listed;          /* on relay.seen */
 	uint32_t segs;        /* conn_segs_sent() when last charged */
+	struct relay_acct *acct;  /* borrowed, may be NULL (relay_port_set_acct) */
 };
 
 struct relay_flow {
@@ -280,6 +282,40 @@ void relay_port_set_class(struct relay_port *p, struct sched_class *cls)
 struct sched_class *relay_port_class(const struct relay_port *p)
 {
 	return p->cls;
+}
+
+void relay_port_set_acct(struct relay_port *p, struct relay_acct *a)
+{
+	if (p != NULL)
+		p->acct = a;
+}
+
+uint64_t relay_class_bytes_down(const struct sched_class *c)
+{
+	const struct relay_class *rc = sched_class_ud(c);
+
+	return rc != NULL ? rc->bytes_down : 0;
+}
+
+const struct relay_acct *relay_flow_acct(const struct sched_flow *sf)
+{
+	const struct relay_flow *f = sched_flow_ud(sf);
+
+	return f != NULL ? f->from->acct : NULL;
+}
+
+/* A chunk has left: charged to the sender's class by the scheduler; here
+ * to the receiver's class and to both ends' accounts. len: its cost. */
+static void count_out(struct relay_flow *f, uint32_t len)
+{
+	struct relay_class *rc = f->to->cls != NULL ? sched_class_ud(f->to->cls) : NULL;
+
+	if (rc != NULL)
+		rc->bytes_down += len;
+	if (f->from->acct != NULL)
+		f->from->acct->up += len;
+	if (f->to->acct != NULL)
+		f->to->acct->down += len;
 }
 
 void relay_port_writable(struct relay_port *p)
@@ -535,6 +571,7 @@ static void pump(struct relay *r)
 			}
 			f = sched_flow_ud(sf);
 			(void)f->ops->deliver(f->ud, c->type, c->body, c->len);
+			count_out(f, c->sc.len);
 			segs_note(f->to);
 			free(c->body);
 			free(c);

@@ -49,6 +49,19 @@ struct relay_port *relay_port_new(struct relay *r, struct conn *c, struct sched_
 void relay_port_free(struct relay_port *p);
 void relay_port_set_class(struct relay_port *p, struct sched_class *cls);
 struct sched_class *relay_port_class(const struct relay_port *p);
+/* Byte counters of one identity across its connections (metrics.h):
+ * up = what its ports sent that left the portal, down = what the portal
+ * delivered to them, in the scheduler's units (wire cost). Owned by the
+ * caller, who keeps it until relay_free; a port adds to it while set. */
+struct relay_acct {
+	uint64_t up, down;
+};
+void relay_port_set_acct(struct relay_port *p, struct relay_acct *a);
+/* The account of the port a flow's bytes come from, or NULL. */
+const struct relay_acct *relay_flow_acct(const struct sched_flow *f);
+/* Bytes delivered to the ports of class c since it was made (its
+ * "down"; the scheduler's bytes are its "up"). */
+uint64_t relay_class_bytes_down(const struct sched_class *c);
 /* After ports changed class (reload): moves their flows along. */
 int relay_reclass(struct relay *r);
 /* The port's connection can take bytes again (conn's drain callback). */

@@ -106,6 +106,7 @@ struct est {
 struct hist {
 	uint32_t n[HIST_N];
 	uint64_t max;
+	uint64_t sum;   /* ns, for a Prometheus histogram's _sum */
 };
 
 /* Doubly linked list of flows: a band's DRR ring or a dest's parked list. */
@@ -157,6 +158,7 @@ struct sched_class {
 	uint64_t bytes_in, bytes, chunks, borrowed, over_count, blocks;
 	struct est est;
 	struct hist hist;
+	struct hist bhist[SCHED_BANDS];   /* by the band a chunk left from */
 };
 
 struct sched_dest {
@@ -266,8 +268,43 @@ static unsigned hist_idx(uint64_t ns)
 static void hist_add(struct hist *h, uint64_t ns)
 {
 	h->n[hist_idx(ns)]++;
+	h->sum += ns;
 	if (ns > h->max)
 		h->max = ns;
+}
+
+/* Bucket i's upper edge in ns (exclusive): [lo, hi) as hist_idx maps. */
+static uint64_t hist_hi(unsigned i)
+{
+	if (i < 4)
+		return (uint64_t)(i + 1) << 10;
+	return ((uint64_t)(5 + i % 4) << (i / 4 - 1)) << 10;
+}
+
+uint64_t sched_delay_bound_ns(unsigned j)
+{
+	return 1ull << (SCHED_DELAY_SHIFT0 + j);
+}
+
+/* Folds the fine buckets into the exported power-of-two ones. The fine
+ * edges include every power of two from 2^10 ns, so this is exact; the
+ * last fine bucket also holds everything past it and goes to +Inf. */
+static void hist_export(const struct hist *h, uint64_t *out)
+{
+	memset(out, 0, (SCHED_DELAY_NB + 1) * sizeof(*out));
+	for (unsigned i = 0; i < HIST_N; i++) {
+		unsigned j = 0;
+
+		if (!h->n[i])
+			continue;
+		if (i == HIST_N - 1) {
+			out[SCHED_DELAY_NB] += h->n[i];
+			continue;
+		}
+		while (j < SCHED_DELAY_NB && hist_hi(i) > sched_delay_bound_ns(j))
+			j++;
+		out[j] += h->n[i];
+	}
 }
 
 /* The middle of the bucket holding the p-th permille sample. */
@@ -1245,6 +1282,7 @@ struct sched_chunk *sched_dequeue(struct sched *s, uint64_t now, struct sched_fl
 	est_add(&s->est, now, len);
 	hist_add(&f->hist, now - ch->t_enq);
 	hist_add(&c->hist, now - ch->t_enq);
+	hist_add(&c->bhist[b < SCHED_BANDS ? b : SCHED_BULK], now - ch->t_enq);
 	hist_add(&s->hist, now - ch->t_enq);
 
 	/* charge the buckets: guarantee or borrowing, ceiling, link */
@@ -1317,6 +1355,8 @@ static void fill_common(struct sched_stats *o, uint64_t now, const struct est *e
 	o->delay_p50 = hist_pct(h, 500);
 	o->delay_p99 = hist_pct(h, 990);
 	o->delay_max = h->max;
+	o->delay_sum = h->sum;
+	hist_export(h, o->delay_hist);
 }
 
 void sched_link_stats(const struct sched *s, uint64_t now, struct sched_stats *o)
@@ -1366,6 +1406,15 @@ void sched_flow_stats(const struct sched_flow *f, uint64_t now, struct sched_sta
 	o->blocks = f->blocks;
 	o->band = (enum sched_band)f->band;
 	fill_common(o, now, &f->est, &f->hist);
+}
+
+void sched_class_band_delay(const struct sched_class *c, enum sched_band b,
+                            uint64_t hist[SCHED_DELAY_NB + 1], uint64_t *sum_ns)
+{
+	const struct hist *h = &c->bhist[(unsigned)b < SCHED_BANDS ? (unsigned)b : SCHED_BULK];
+
+	hist_export(h, hist);
+	*sum_ns = h->sum;
 }
 
 const char *sched_band_name(enum sched_band b)

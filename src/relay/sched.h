@@ -205,6 +205,13 @@ void sched_link_charge(struct sched *s, uint64_t bytes, uint64_t now);
 
 /* --- statistics ------------------------------------------------------ */
 
+/* Queueing-delay histogram as exported (Prometheus buckets): bucket j
+ * counts delays < sched_delay_bound_ns(j) = 2^(16+j) ns (65.5 µs ...
+ * 4.3 s) not counted in a lower one; bucket SCHED_DELAY_NB the rest. */
+#define SCHED_DELAY_NB 17
+#define SCHED_DELAY_SHIFT0 16
+uint64_t sched_delay_bound_ns(unsigned j);
+
 struct sched_stats {
 	uint64_t rate, ceil;          /* configured, B/s (flows: their class's) */
 	uint64_t cur_rate;            /* B/s sent, moving average over ~0.5 s */
@@ -214,6 +221,8 @@ struct sched_stats {
 	uint64_t overhead;            /* link: sched_link_charge() bytes */
 	uint64_t queued_bytes, queued_chunks;
 	uint64_t delay_p50, delay_p99, delay_max; /* queueing delay, ns (±12 %) */
+	uint64_t delay_sum;           /* ns, all dequeued chunks */
+	uint64_t delay_hist[SCHED_DELAY_NB + 1]; /* per bucket, not cumulative */
 	uint64_t over_limit;          /* times the source had to stop */
 	uint64_t blocks;              /* times blocked (flow or destination) */
 	uint64_t flows;               /* classes: flows; link: classes */
@@ -223,6 +232,11 @@ struct sched_stats {
 void sched_link_stats(const struct sched *s, uint64_t now, struct sched_stats *out);
 void sched_class_stats(const struct sched_class *c, uint64_t now, struct sched_stats *out);
 void sched_flow_stats(const struct sched_flow *f, uint64_t now, struct sched_stats *out);
+/* The class's queueing delays of chunks that left from band b (its part
+ * of the class's histogram): exported buckets as in sched_stats, and
+ * their sum in ns. Counters since the class was made. */
+void sched_class_band_delay(const struct sched_class *c, enum sched_band b,
+                            uint64_t hist[SCHED_DELAY_NB + 1], uint64_t *sum_ns);
 const char *sched_band_name(enum sched_band b);
 
 /* Walks every structure and checks the invariants (queue sums, rings,

@@ -10,10 +10,27 @@
 #include "relay.h"
 
 static unsigned active_splices;
+static uint64_t ended_by[TUNNEL_END_COUNT];
 
 unsigned tunnel_active_count(void)
 {
 	return active_splices;
+}
+
+const char *tunnel_end_name(enum tunnel_end why)
+{
+	static const char *const names[TUNNEL_END_COUNT] = {
+		[TUNNEL_END_CLOSED] = "closed", [TUNNEL_END_ERROR] = "error",
+		[TUNNEL_END_CONN_LOST] = "connection_lost", [TUNNEL_END_STALLED] = "stalled",
+		[TUNNEL_END_NOMEM] = "out_of_memory",
+	};
+
+	return (unsigned)why < TUNNEL_END_COUNT ? names[why] : "?";
+}
+
+uint64_t tunnel_ended_count(enum tunnel_end why)
+{
+	return (unsigned)why < TUNNEL_END_COUNT ? ended_by[why] : 0;
 }
 
 /* ---------------------------------------------------------------- splice */
@@ -29,6 +46,8 @@ struct splice {
 	int live;                /* streams not yet freed */
 	unsigned *origin_count;  /* the origin's open-tunnel count, or NULL */
 	bool over;               /* uncounted: one side has ended */
+	bool why_set;
+	enum tunnel_end why;     /* counted in ended_by when over */
 	struct splice *prev, *next;
 };
 
@@ -42,6 +61,8 @@ static void splice_over(struct splice *sp)
 		return;
 	sp->over = true;
 	active_splices--;
+	/* a stream freed with no END seen: its connection went */
+	ended_by[sp->why_set ? sp->why : TUNNEL_END_CONN_LOST]++;
 	if (sp->origin_count != NULL) {
 		(*sp->origin_count)--;
 		sp->origin_count = NULL;
@@ -93,6 +114,15 @@ static const struct relay_flow_ops flow_ops[2] = {
 	{ .deliver = deliver_to0, .ended = ended1 },   /* f[1]: target -> origin */
 };
 
+/* The first reason given is the one counted. */
+static void splice_why(struct splice *sp, enum tunnel_end why)
+{
+	if (!sp->why_set) {
+		sp->why_set = true;
+		sp->why = why;
+	}
+}
+
 /* Ends both sides with an error (each side's END goes out once). */
 static void splice_abort(struct splice *sp, const char *why)
 {
@@ -116,8 +146,10 @@ static void splice_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 	pkt->body = NULL;
 	/* Part of an item may be queued and the rest lost: the byte stream
 	 * is broken, so the tunnel ends rather than deliver a gap. */
-	if (rc == -ENOMEM)
+	if (rc == -ENOMEM) {
+		splice_why(sp, TUNNEL_END_NOMEM);
 		splice_abort(sp, "tunnel ended: the portal ran out of memory");
+	}
 }
 
 static void splice_end(struct mrpc_stream *s, const char *err, void *ud)
@@ -125,8 +157,11 @@ static void splice_end(struct mrpc_stream *s, const char *err, void *ud)
 	struct splice *sp = ud;
 	int from = side_of(sp, s), to = !from;
 
-	if (err != NULL && strcmp(err, "session closed") == 0)
+	if (err != NULL && strcmp(err, "session closed") == 0) {
 		err = "tunnel closed";
+		splice_why(sp, TUNNEL_END_CONN_LOST);
+	}
+	splice_why(sp, err == NULL ? TUNNEL_END_CLOSED : TUNNEL_END_ERROR);
 	splice_over(sp);
 	/* JS does not keep half-open tunnels: this side is done both ways, so
 	 * what was queued towards it can go. What it sent still goes out, and
@@ -208,11 +243,13 @@ int tunnel_splice(struct relay *r, struct mrpc_stream *from_origin, struct relay
 	 * target's stream exists, which is now. */
 	mrpc_stream_set_cbs(from_origin, &splice_cbs, sp);
 	if (sp->f[0] == NULL || sp->f[1] == NULL) {
+		splice_why(sp, TUNNEL_END_NOMEM);
 		mrpc_stream_end(from_origin, "could not connect: out of memory");
 		return -ENOMEM;
 	}
 	sp->s[1] = mrpc_open(trpc, "tunnel.connect", fwd_args, MRPC_DUPLEX, &splice_cbs, sp);
 	if (sp->s[1] == NULL) {
+		splice_why(sp, TUNNEL_END_ERROR);
 		mrpc_stream_end(from_origin, "could not connect: target connection failed");
 		return -EPIPE;
 	}
@@ -237,6 +274,7 @@ unsigned tunnel_end_blocked(uint64_t limit_ms)
 			snprintf(why, sizeof(why), "tunnel ended: the receiver did not take its bytes for %llu s",
 			         (unsigned long long)(ms / 1000));
 			n++;
+			splice_why(sp, TUNNEL_END_STALLED);
 			splice_abort(sp, why);
 			break;
 		}

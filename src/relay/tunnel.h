@@ -43,6 +43,18 @@ unsigned tunnel_end_blocked(uint64_t limit_ms);
 /* Number of tunnels spliced right now (all portals of the process). */
 unsigned tunnel_active_count(void);
 
+/* Why spliced tunnels ended (the first side's reason), for metrics:
+ * closed: an END without error; error: an END with one (the peer's, or a
+ * refusal after the splice); connection_lost: a side's connection went;
+ * stalled: ended by tunnel_end_blocked; out_of_memory. Process-wide
+ * counters since start. */
+enum tunnel_end {
+	TUNNEL_END_CLOSED, TUNNEL_END_ERROR, TUNNEL_END_CONN_LOST, TUNNEL_END_STALLED,
+	TUNNEL_END_NOMEM, TUNNEL_END_COUNT
+};
+const char *tunnel_end_name(enum tunnel_end why);
+uint64_t tunnel_ended_count(enum tunnel_end why);
+
 /* End side: runs a secure session over the duplex stream s. is_client
  * selects the SHS role; server_pk is required for the client. The stream's
  * callbacks are taken over. label names the session in logs. Returns the

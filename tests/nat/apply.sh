@@ -99,6 +99,20 @@ out=$(r "$FW" nat info "$TMP/policy.ini" 2>/dev/null); rc=$?
 check "info exits 0" test $rc = 0
 check "info shows alice's counters" bash -c "grep -q 'alice .*1:110' <<<'$out'"
 check "info shows nft per-user counters" bash -c "grep -q 'alice up' <<<'$out'"
+# 4b. info for programs: promtool and dot must take it as it is (fresh
+# pings first: the second start rebuilt the classes, counters at 0)
+ip netns exec $LAN ping -q -c 5 -i 0.2 -I 10.200.1.11 10.200.3.2 >/dev/null
+r "$FW" nat info --prometheus "$TMP/policy.ini" >"$TMP/nat.prom" 2>"$TMP/nat.prom.err"; rc=$?
+check "info --prometheus exits 0" test $rc = 0
+check "promtool check metrics: zero problems" bash -c "promtool check metrics <'$TMP/nat.prom' >'$TMP/promtool.out' 2>&1 && ! test -s '$TMP/promtool.out'"
+check "info --prometheus: alice's upload bytes (>= her pings)" \
+	bash -c "awk '/^fairway_nat_class_bytes_total\\{user=\"alice\",dir=\"up\",class=\"1:110\"\\}/ {exit !(\$2 >= 420)}' '$TMP/nat.prom'"
+check "info --prometheus: fairway_nat_up 1" grep -qx 'fairway_nat_up 1' "$TMP/nat.prom"
+r "$FW" nat info --dot "$TMP/policy.ini" >"$TMP/nat.dot" 2>/dev/null; rc=$?
+check "info --dot exits 0" test $rc = 0
+check "dot -Tsvg renders info --dot without warnings" bash -c "dot -Tsvg '$TMP/nat.dot' -o '$TMP/nat.svg' 2>'$TMP/dot.err' && ! test -s '$TMP/dot.err' && grep -q alice '$TMP/nat.svg'"
+r "$FW" nat info --prometheus --dot "$TMP/policy.ini" >/dev/null 2>&1; rc=$?
+check "info --prometheus --dot: exit 2" test $rc = 2
 
 # 5. bad input changes nothing
 for b in typo outside nodev; do

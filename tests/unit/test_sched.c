@@ -1049,10 +1049,52 @@ static void test_stats(void **state)
 	assert_near((double)fs.delay_p50 / (8 * CHUNK * 1e9 / (0.75 * LINK)), 1.0, 0.15);
 	assert_true(fs.delay_p99 >= fs.delay_p50 && fs.delay_max >= fs.delay_p99);
 	assert_true(fs.delay_max <= m->src[0].max_delay);
+	/* the exported histogram: every chunk once, none above max, mean
+	 * like p50 for a steady bulk flow */
+	{
+		uint64_t tot = 0, below = 0;
+
+		for (unsigned j = 0; j <= SCHED_DELAY_NB; j++) {
+			tot += fs.delay_hist[j];
+			if (j < SCHED_DELAY_NB && sched_delay_bound_ns(j) <= fs.delay_max / 2)
+				below += fs.delay_hist[j];
+		}
+		assert_int_equal(tot, fs.chunks);
+		assert_int_equal(fs.delay_hist[SCHED_DELAY_NB], 0);
+		assert_true(below < tot / 10);
+		assert_near((double)fs.delay_sum / (double)tot /
+		            (8 * CHUNK * 1e9 / (0.75 * LINK)), 1.0, 0.15);
+	}
 	/* the sparse flow hardly waits */
 	sched_flow_stats(m->src[ia].f, m->now, &fs);
 	assert_true(fs.delay_p99 <= 2 * MS);
+	{
+		uint64_t tot = 0;
+
+		for (unsigned j = 0; j <= SCHED_DELAY_NB; j++)
+			if (j < SCHED_DELAY_NB && sched_delay_bound_ns(j) <= 4 * MS)
+				tot += fs.delay_hist[j];
+		assert_int_equal(tot, fs.chunks);
+	}
 	assert_int_equal(fs.band, SCHED_INTERACTIVE);
+	/* per band: the bands add up to the class; class 1's interactive
+	 * chunks (the sparse flow) wait little, its bulk ones longer */
+	{
+		uint64_t bh[SCHED_BANDS][SCHED_DELAY_NB + 1], bsum[SCHED_BANDS], sum = 0;
+
+		sched_class_stats(m->cls[1], m->now, &st);
+		for (unsigned b = 0; b < SCHED_BANDS; b++) {
+			sched_class_band_delay(m->cls[1], (enum sched_band)b, bh[b], &bsum[b]);
+			sum += bsum[b];
+		}
+		assert_int_equal(sum, st.delay_sum);
+		for (unsigned j = 0; j <= SCHED_DELAY_NB; j++)
+			assert_int_equal(bh[0][j] + bh[1][j] + bh[2][j], st.delay_hist[j]);
+		assert_true(bsum[SCHED_BULK] > 0 && bsum[SCHED_INTERACTIVE] > 0);
+		for (unsigned j = 0; j < SCHED_DELAY_NB; j++)
+			if (sched_delay_bound_ns(j) > 4 * MS)
+				assert_int_equal(bh[SCHED_INTERACTIVE][j + 1], 0);
+	}
 	/* the rate decays once a flow stops */
 	m->src[0].stop = m->now;
 	sim_run(m, m->now + 5 * SEC);
