@@ -555,7 +555,9 @@ enum gkey {
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE,
+	K_HTTP, K_PUBLIC_URL,
+	K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -583,6 +585,7 @@ static const struct {
 	[K_TUNNELS_PER_PEER] = { "max-tunnels-per-peer", S_PORTAL },
 	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
+	[K_HTTP] = { "http", S_PORTAL }, [K_PUBLIC_URL] = { "public-url", S_PORTAL },
 };
 
 /* "600s", "15000ms", "10min", or bare milliseconds (policy.h). */
@@ -918,6 +921,21 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			perr(p, c->cur_line, "%s: expected yes or no, got \"%s\"", name, val);
 		else
 			p->portal.allow_multihop = b;
+		break;
+	case K_HTTP:
+		if (strchr(val, ':') == NULL || strlen(val) >= sizeof(p->portal.http))
+			perr(p, c->cur_line, "http: expected HOST:PORT, got \"%s\"", val);
+		else
+			snprintf(p->portal.http, sizeof(p->portal.http), "%s", val);
+		break;
+	case K_PUBLIC_URL:
+		if ((strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) ||
+		    val[strcspn(val, "?#") ] != '\0' || strpbrk(val, " \t\"'<>") != NULL ||
+		    strlen(val) >= sizeof(p->portal.public_url) || strlen(val) < 9)
+			perr(p, c->cur_line, "public-url: expected http://HOST[:PORT][/PATH] or "
+			     "https://…, without query or fragment, got \"%s\"", val);
+		else
+			snprintf(p->portal.public_url, sizeof(p->portal.public_url), "%s", val);
 		break;
 	case K__COUNT:
 		break;

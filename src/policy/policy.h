@@ -148,6 +148,8 @@ struct policy_portal {
 	/* pace: bulk leaves in batches of this much of the link (sched.h
 	 * pace_ns); -1 = the scheduler's default, 0 = one chunk at a time */
 	int pace_ms;
+	char http[POLICY_PATH_MAX];       /* HOST:PORT of the web server ("" = off) */
+	char public_url[POLICY_PATH_MAX]; /* base of every link ("" = http://<http>) */
 };
 
 struct policy {

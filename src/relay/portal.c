@@ -988,6 +988,7 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 }
 
 const char *portal_address(const struct portal *p) { return p->address; }
+enum portal_privacy portal_privacy_now(const struct portal *p) { return p->cfg.privacy; }
 
 static json_t *portal_info_base(const struct portal *p);
 

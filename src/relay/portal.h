@@ -98,6 +98,7 @@ struct portal_cfg {
 	 * count as well as the lists above (a key is a member if either says
 	 * so, denied if either says so). */
 	struct store *store;
+	const char *public_url;            /* --public-url: base of every link (borrowed), NULL: none */
 	struct portal_limits limits;
 	struct portal_sched sched;
 };
@@ -132,6 +133,8 @@ void portal_free(struct portal *p);
 size_t portal_conn_count(const struct portal *p);
 const struct portal_counters *portal_counters(const struct portal *p);
 const char *portal_privacy_name(enum portal_privacy v);
+/* The privacy mode in force now (changes on reload). */
+enum portal_privacy portal_privacy_now(const struct portal *p);
 /* The portal's state for `fairway info`: id, address, privacy, counters,
  * and one entry per connection. New reference. */
 json_t *portal_info(const struct portal *p);
