@@ -108,27 +108,43 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* The most specific route whose path matches (longest path; exact before
+ * prefix at the same length), then among those the one for the method.
+ * *path_matched: some route has this path (405 rather than 404). */
 static const struct route *route_find(const struct http *h, const char *method,
                                       const char *path, bool *path_matched)
 {
 	const struct route *best = NULL;
-	size_t plen = strlen(path);
+	size_t plen = strlen(path), best_len = 0;
+	bool best_exact = false;
 
 	*path_matched = false;
-	for (size_t i = 0; i < h->n_routes; i++) {
-		const struct route *r = &h->routes[i];
-		bool hit = r->match == HTTP_EXACT ? strcmp(r->path, path) == 0
-		         : plen >= r->path_len && memcmp(r->path, path, r->path_len) == 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < h->n_routes; i++) {
+			const struct route *r = &h->routes[i];
+			bool hit = r->match == HTTP_EXACT ? strcmp(r->path, path) == 0
+			         : plen >= r->path_len && memcmp(r->path, path, r->path_len) == 0;
 
-		if (!hit)
-			continue;
-		*path_matched = true;
-		if (r->method != NULL && strcmp(r->method, method) != 0)
-			continue;
-		if (best == NULL || r->path_len > best->path_len ||
-		    (r->path_len == best->path_len && r->match == HTTP_EXACT))
-			best = r;
-	}
+			if (!hit)
+				continue;
+			if (pass == 0) {   /* find the most specific path */
+				if (!*path_matched || r->path_len > best_len ||
+				    (r->path_len == best_len && r->match == HTTP_EXACT && !best_exact)) {
+					best_len = r->path_len;
+					best_exact = r->match == HTTP_EXACT;
+				}
+				*path_matched = true;
+				continue;
+			}
+			if (r->path_len != best_len || (r->match == HTTP_EXACT) != best_exact)
+				continue;
+			/* HEAD is served by the GET route (MHD drops the body) */
+			if (r->method != NULL && strcmp(r->method, method) != 0 &&
+			    !(strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0))
+				continue;
+			if (best == NULL || best->method == NULL)
+				best = r;   /* a route for this method beats one for any */
+		}
 	return best;
 }
 
