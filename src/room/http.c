@@ -80,6 +80,7 @@ static void http_update(struct http *h)
 		uv_timer_start(&h->timer, on_timer, 1000, 0);
 }
 
+__attribute__((format(printf, 2, 0)))
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char buf[512];

@@ -107,12 +107,7 @@ static void sb_html(struct sb *b, const char *s, bool nl_br)
 		case '>': sb_puts(b, "&gt;"); break;
 		case '"': sb_puts(b, "&quot;"); break;
 		case '\'': sb_puts(b, "&#39;"); break;
-		case '\n':
-			if (nl_br) {
-				sb_puts(b, "<br>\n");
-				break;
-			}
-			/* fall through */
+		case '\n': sb_puts(b, nl_br ? "<br>\n" : "\n"); break;
 		default: sb_add(b, s, 1);
 		}
 	}
