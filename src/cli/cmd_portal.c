@@ -549,6 +549,7 @@ static int start_web(struct portal_run *run, uv_loop_t *loop, const struct keys 
 	}
 	hcfg.host = web_host;
 	hcfg.port = port;
+	hcfg.per_ip = run->cur.limits.conns_per_ip;   /* one limit for both listeners */
 	rc = http_start(&hcfg, &run->http, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);

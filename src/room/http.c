@@ -375,8 +375,6 @@ int http_start(const struct http_cfg *cfg, struct http **out, char *err, size_t 
 		h->cfg.max_body = 16 * 1024;
 	if (h->cfg.timeout_s == 0)
 		h->cfg.timeout_s = 15;
-	if (h->cfg.per_ip == 0)
-		h->cfg.per_ip = 32;
 	if (h->cfg.max_conns == 0)
 		h->cfg.max_conns = 1024;
 	h->listen_fd = -1;

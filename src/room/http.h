@@ -53,7 +53,7 @@ struct http_cfg {
 	uint16_t port;           /* 0: pick a free one (http_port tells) */
 	size_t max_body;         /* bytes; 0: 16 KiB */
 	unsigned timeout_s;      /* idle connection timeout; 0: 15 s */
-	unsigned per_ip;         /* connections per address; 0: 32 */
+	unsigned per_ip;         /* connections per address; 0: no limit */
 	unsigned max_conns;      /* all together; 0: 1024 */
 };
 
