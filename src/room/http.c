@@ -389,7 +389,7 @@ int http_start(const struct http_cfg *cfg, struct http **out, char *err, size_t 
 	                        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)h->cfg.per_ip,
 	                        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)h->cfg.max_conns,
 	                        /* request line + headers must fit in this */
-	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+	                        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
 	                        MHD_OPTION_NOTIFY_COMPLETED, on_completed, h,
 	                        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, h,
 	                        MHD_OPTION_END);

@@ -8,8 +8,8 @@
  *
  * Limits (struct http_cfg): a request body larger than max_body is refused
  * with 413 (from its Content-Length before it is read, or when it grows
- * past it); headers share MHD's per-connection memory limit (too large:
- * MHD answers 431/413 itself); a connection idle for timeout_s is closed
+ * past it); headers share MHD's 16 KiB per-connection memory (too large:
+ * MHD answers 431 itself); a connection idle for timeout_s is closed
  * (slowloris); an address holds at most per_ip connections.
  *
  * Every response that goes through http_queue()/http_reply() carries:

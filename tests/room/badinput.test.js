@@ -71,6 +71,9 @@ test('/invite/consume: malformed, oversized, wrong type, bad tokens and ids: ref
       method: 'POST', headers: { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' }, body: big
     })
     assert.equal(r2.status, 413)
+    // Headers larger than the connection's memory: MHD refuses them.
+    const huge = await L.request(portal.url, '/', { headers: { 'X-Pad': 'x'.repeat(20000) } })
+    assert.equal(huge.status, 431)
     // Wrong method.
     assert.equal((await L.request(portal.url, '/invite/consume')).status, 405)
     // Nothing written: the good invite still works, for eve only now.
