@@ -508,6 +508,23 @@ static void notice(struct web *w, struct sb *b, const char *key, const char *tit
 
 static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char *name);
 
+/* An ssb: link as an href. Chrome on Android does not follow unknown
+ * schemes from a tap, but does open intent:// links in the app that
+ * registered the scheme (go-ssb-room's StringifySSBURI does the same). */
+static void sb_ssb_href(struct sb *b, struct http_req *r, const char *uri)
+{
+	const char *ua = http_header(r, "User-Agent");
+	const char *q = strchr(uri, '?');
+
+	if (ua != NULL && q != NULL && strstr(ua, "Android") != NULL && strstr(ua, "Chrome/") != NULL) {
+		sb_puts(b, "intent://experimental");
+		sb_html(b, q, false);
+		sb_puts(b, "#Intent;scheme=ssb;end;");
+	} else {
+		sb_html(b, uri, false);
+	}
+}
+
 static enum MHD_Result on_landing(struct http_req *r)
 {
 	struct web *w = r->ud;
@@ -644,7 +661,7 @@ static enum MHD_Result on_join(struct http_req *r)
 	sb_puts(&b, "<h1>You are invited</h1>\n<p>Open this invite with your SSB app "
 	        "(Manyverse, Patchwork …) to become a member of this room.</p>\n"
 	        "<p><a id=\"claim-invite-uri\" class=\"button\" href=\"");
-	sb_html(&b, uri, false);
+	sb_ssb_href(&b, r, uri);
 	sb_puts(&b, "\">Join with my SSB app</a></p>\n<p>On another device? Scan this code with "
 	        "it:</p>\n");
 	sb_qr(&b, uri);
@@ -880,7 +897,7 @@ static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char 
 	sb_html(&b, user, false);
 	sb_puts(&b, "</code> in this room. Open it with your SSB app to connect to them.</p>\n"
 	        "<p><a id=\"alias-uri\" class=\"button\" href=\"");
-	sb_html(&b, uri, false);
+	sb_ssb_href(&b, r, uri);
 	sb_puts(&b, "\">Connect with my SSB app</a></p>\n");
 	sb_qr(&b, uri);
 	page_end(&b);

@@ -50,6 +50,13 @@ test('alias JSON and HTML, three ways to ask; bad and unknown names; restricted 
     assert.equal(u.searchParams.get('userId'), alice.id)
     assert.match(u.searchParams.get('signature'), /^[A-Za-z0-9_-]{86}==$/, 'URL-safe base64')
 
+    // Chrome on Android gets the intent:// form of the same link.
+    const android = await L.request(portal.url, '/alias/alice', {
+      headers: { 'User-Agent': 'Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Mobile Safari/537.36' }
+    })
+    const ahref = /id="alias-uri"[^>]*href="([^"]+)"/.exec(android.body)[1].replace(/&amp;/g, '&')
+    assert.equal(ahref, href.replace(/^ssb:experimental\?/, 'intent://experimental?') + '#Intent;scheme=ssb;end;')
+
     for (const name of ['Alice', 'a-b', 'x'.repeat(64), 'al%20ice']) {
       const r = await L.request(portal.url, `/alias/${name}?encoding=json`)
       assert.equal(r.status, 200, name)
