@@ -407,7 +407,8 @@ static void page_begin(struct web *w, struct sb *b, const char *title)
 		sb_puts(b, " · ");
 	}
 	sb_html(b, name != NULL ? name : "", false);
-	sb_printf(b, "</title><link rel=\"stylesheet\" href=\"%s/style.css\"></head>\n<body>"
+	/* icon "data:,": no /favicon.ico request (and no 404) per page */
+	sb_printf(b, "</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"%s/style.css\"></head>\n<body>"
 	          "<header><a href=\"%s/\">", w->base_path, w->base_path);
 	sb_html(b, name != NULL ? name : "", false);
 	sb_puts(b, "</a></header>\n<main>\n");
