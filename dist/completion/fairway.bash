@@ -43,6 +43,14 @@ _fairway()
 	--role)
 		COMPREPLY=($(compgen -W "member moderator admin" -- "$cur"))
 		return 0 ;;
+	--http|--listen)
+		COMPREPLY=($(compgen -W "127.0.0.1: 0.0.0.0: [::1]:" -- "$cur"))
+		compopt -o nospace 2>/dev/null
+		return 0 ;;
+	--public-url)
+		COMPREPLY=($(compgen -W "https:// http://" -- "$cur"))
+		compopt -o nospace 2>/dev/null
+		return 0 ;;
 	--backend)
 		COMPREPLY=($(compgen -W "nft iptables" -- "$cur"))
 		return 0 ;;

@@ -21,6 +21,7 @@
 #include "ctl.h"
 #include "daemon.h"
 #include "host.h"
+#include "http.h"
 #include "log.h"
 #include "policy.h"
 #include "portal.h"
@@ -29,6 +30,7 @@
 #include "store.h"
 #include "roomadm.h"
 #include <time.h>
+#include "web.h"
 
 /* Everything a portal is configured with, owned here. */
 struct settings {
@@ -46,6 +48,8 @@ struct settings {
 	bool privacy_in_file;           /* the policy file says privacy = … */
 	char db[POLICY_PATH_MAX];       /* the policy file's db = … ("" none) */
 	char *store_name;               /* the room store's name (owned), NULL: none */
+	char http[POLICY_PATH_MAX];       /* web server HOST:PORT, "" = off */
+	char public_url[POLICY_PATH_MAX]; /* "" = http://<http> */
 };
 
 /* What the command line said, applied over the file. */
@@ -59,12 +63,15 @@ struct overrides {
 	unsigned metrics_max_users;     /* 0: not given */
 	uint8_t (*members)[32], (*denied)[32];
 	size_t n_members, n_denied;
+	const char *http, *public_url;
 };
 
 struct portal_run {
 	struct portal *portal;
 	struct host *via;      /* --via: our announcement at an upstream portal */
 	struct ctl *ctl;
+	struct http *http;     /* --http: the web server, NULL if off */
+	struct web *web;
 	const char *policy_path;
 	const struct overrides *ov;
 	struct store *store;   /* the room store, NULL: none */
@@ -242,6 +249,8 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	n.limits.allow_multihop = pol.portal.allow_multihop;
 	n.handshake_ms = pol.portal.handshake_timeout_ms;
 	n.metrics_max_users = pol.portal.metrics_max_users;
+	snprintf(n.http, sizeof(n.http), "%s", pol.portal.http);
+	snprintf(n.public_url, sizeof(n.public_url), "%s", pol.portal.public_url);
 	/* Members are the identities of the policy's users. */
 	for (size_t u = 0; u < pol.n_users && rc == 0; u++)
 		for (size_t i = 0; i < pol.users[u].n_ids && rc == 0; i++)
@@ -287,6 +296,10 @@ static int settings_override(struct settings *s, const struct overrides *o)
 		s->handshake_ms = o->handshake_ms;
 	if (o->metrics_max_users != 0)
 		s->metrics_max_users = o->metrics_max_users;
+	if (o->http != NULL)
+		snprintf(s->http, sizeof(s->http), "%s", o->http);
+	if (o->public_url != NULL)
+		snprintf(s->public_url, sizeof(s->public_url), "%s", o->public_url);
 	for (size_t i = 0; i < o->n_members; i++)
 		if (add_key(&s->members, &s->n_members, o->members[i]) != 0)
 			return -1;
@@ -358,6 +371,7 @@ static void stop_all(struct portal_run *run)
 	daemon_notify("STOPPING=1");
 	host_stop(run->via);
 	portal_stop(run->portal);
+	http_stop(run->http);
 	ctl_stop(run->ctl);
 	uv_close((uv_handle_t *)&run->sigint, NULL);
 	uv_close((uv_handle_t *)&run->sigterm, NULL);
@@ -417,6 +431,8 @@ static json_t *reload(struct portal_run *run)
 		log_warn("reload: listen changed to %s; that takes a restart", next.listen);
 	if (strcmp(next.db, run->cur.db) != 0)
 		log_warn("reload: db changed to %s; that takes a restart", next.db[0] ? next.db : "(none)");
+	if (strcmp(next.http, run->cur.http) != 0 || strcmp(next.public_url, run->cur.public_url) != 0)
+		log_warn("reload: http or public-url changed; that takes a restart");
 	settings_to_cfg(&next, &cfg);
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
@@ -542,6 +558,8 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "via", required_argument, NULL, 7 },
 		{ "db", required_argument, NULL, 8 },
 		{ "metrics-max-users", required_argument, NULL, 9 },
+		{ "http", required_argument, NULL, 20 },
+		{ "public-url", required_argument, NULL, 21 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -564,6 +582,8 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 				rc = EXIT_USAGE;
 			}
 			break;
+		case 20: o->http = optarg; break;
+		case 21: o->public_url = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
@@ -600,6 +620,84 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		rc = EXIT_USAGE;
 	}
 	return rc;
+}
+
+/* --http: the web server (http.h) with the room's public routes (web.h).
+ * Needs the store (--db). Configuration errors: EXIT_USAGE. */
+static char web_host[256];
+
+static int start_web(struct portal_run *run, uv_loop_t *loop, const struct keys *id,
+                     struct store *store, struct portal_cfg *pcfg)
+{
+	struct http_cfg hcfg = { .loop = loop };
+	struct web_cfg wcfg = { .loop = loop };
+	static char url[WEB_URL_MAX + 300], msaddr[ADDR_TEXT_MAX + 300];
+	char clean[WEB_URL_MAX], domain[256], err[512], b64[KEYS_B64_LEN + 1];
+	struct addr self;
+	uint16_t port;
+	int rc;
+
+	if (store == NULL) {
+		fprintf(stderr, "fairway portal: --http needs the room database (--db FILE)\n");
+		return EXIT_USAGE;
+	}
+	if (cli_parse_hostport(run->cur.http, web_host, sizeof(web_host), &port) != 0) {
+		fprintf(stderr, "fairway portal: --http wants HOST:PORT, got '%s'\n", run->cur.http);
+		return EXIT_USAGE;
+	}
+	if (run->cur.public_url[0] != '\0' &&
+	    web_public_url_parse(run->cur.public_url, clean, sizeof(clean), domain, sizeof(domain),
+	                         err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway portal: --public-url: %s\n", err);
+		return EXIT_USAGE;
+	}
+	hcfg.host = web_host;
+	hcfg.port = port;
+	hcfg.per_ip = run->cur.limits.conns_per_ip;   /* one limit for both listeners */
+	rc = http_start(&hcfg, &run->http, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "fairway portal: %s\n", err);
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	if (run->cur.public_url[0] != '\0') {
+		snprintf(url, sizeof(url), "%s", clean);
+	} else {
+		/* A wildcard address is nobody's address: links need a name. */
+		bool any = strcmp(web_host, "0.0.0.0") == 0 || strcmp(web_host, "::") == 0;
+		const char *h = any ? "localhost" : web_host;
+
+		if (any)
+			log_warn("--http %s without --public-url: links will say localhost", run->cur.http);
+		snprintf(url, sizeof(url), "http://%s%s%s:%u", strchr(h, ':') ? "[" : "", h,
+		         strchr(h, ':') ? "]" : "", http_port(run->http));
+		web_public_url_parse(url, clean, sizeof(clean), domain, sizeof(domain), err, sizeof(err));
+	}
+	/* The muxrpc address clients get: the web host's name, the SSB port. */
+	if (addr_parse(portal_address(run->portal), strlen(portal_address(run->portal)), &self,
+	               err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway portal: own address: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	keys_pk_format_b64(b64, id->pk);
+	snprintf(msaddr, sizeof(msaddr), "net:%s:%u~shs:%s", domain, self.port, b64);
+	pcfg->public_url = url;
+	portal_set_public_url(run->portal, url);
+	run->public_url = url;   /* invite links made over the control socket */
+	wcfg.http = run->http;
+	wcfg.store = store;
+	wcfg.portal = run->portal;
+	wcfg.id = id;
+	wcfg.public_url = url;
+	wcfg.msaddr = msaddr;
+	wcfg.name = run->cur.name[0] != '\0' ? run->cur.name : NULL;
+	rc = web_start(&wcfg, &run->web, err, sizeof(err));
+	if (rc != 0) {
+		fprintf(stderr, "fairway portal: %s\n", err);
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	log_info("web server on %s:%u, public URL %s, room address %s", web_host,
+	         http_port(run->http), url, msaddr);
+	return 0;
 }
 
 int cmd_portal(int argc, char **argv)
@@ -713,8 +811,20 @@ int cmd_portal(int argc, char **argv)
 	}
 	uv_idle_init(loop, &run.stop_soon);
 	run.stop_soon.data = &run;
+	if (run.cur.http[0] != '\0' && (rc = start_web(&run, loop, &id, store, &cfg)) != 0) {
+		portal_stop(run.portal);
+		ctl_stop(run.ctl);
+		uv_close((uv_handle_t *)&run.stop_soon, NULL);
+		uv_run(loop, UV_RUN_DEFAULT);
+		portal_free(run.portal);
+		uv_run(loop, UV_RUN_DEFAULT);
+		goto out;
+	}
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
+	if (run.http != NULL)   /* and this one, with --http */
+		printf("http://%s%s%s:%u\n", strchr(web_host, ':') ? "[" : "", web_host,
+		       strchr(web_host, ':') ? "]" : "", http_port(run.http));
 	fflush(stdout);
 	daemon_notify("READY=1");
 	log_info("portal listening on %s, privacy %s, %zu members%s%s%s%s",
@@ -747,6 +857,8 @@ int cmd_portal(int argc, char **argv)
 	uv_run(loop, UV_RUN_DEFAULT);
 	portal_free(run.portal);
 	uv_run(loop, UV_RUN_DEFAULT);   /* the scheduler's timer closes */
+	http_free(run.http);
+	web_free(run.web);
 	uv_loop_close(loop);
 	log_info("portal stopped");
 	rc = EXIT_OK;

@@ -199,6 +199,8 @@ struct policy_portal {
 	/* metrics-max-users: user label values in the metrics before the
 	 * rest is summed into "other" (0 = the default, 1000) */
 	unsigned metrics_max_users;
+	char http[POLICY_PATH_MAX];       /* HOST:PORT of the web server ("" = off) */
+	char public_url[POLICY_PATH_MAX]; /* base of every link ("" = http://<http>) */
 };
 
 struct policy {

@@ -22,7 +22,7 @@ enum gkey {
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LAN_NET6,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K_HTTP, K_PUBLIC_URL, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -53,6 +53,7 @@ static const struct {
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
 	[K_DB] = { "db", S_PORTAL },
 	[K_METRICS_MAX_USERS] = { "metrics-max-users", S_PORTAL },
+	[K_HTTP] = { "http", S_PORTAL }, [K_PUBLIC_URL] = { "public-url", S_PORTAL },
 };
 
 struct ini_ctx {
@@ -383,6 +384,21 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			p->portal.privacy = POLICY_PRIVACY_RESTRICTED;
 		else
 			perr(p, c->cur_line, "privacy: expected open, community or restricted, got \"%s\"", val);
+		break;
+	case K_HTTP:
+		if (strchr(val, ':') == NULL || strlen(val) >= sizeof(p->portal.http))
+			perr(p, c->cur_line, "http: expected HOST:PORT, got \"%s\"", val);
+		else
+			snprintf(p->portal.http, sizeof(p->portal.http), "%s", val);
+		break;
+	case K_PUBLIC_URL:
+		if ((strncmp(val, "http://", 7) != 0 && strncmp(val, "https://", 8) != 0) ||
+		    val[strcspn(val, "?#")] != '\0' || strpbrk(val, " \t\"'<>") != NULL ||
+		    strlen(val) >= sizeof(p->portal.public_url) || strlen(val) < 9)
+			perr(p, c->cur_line, "public-url: expected http://HOST[:PORT][/PATH] or "
+			     "https://…, without query or fragment, got \"%s\"", val);
+		else
+			snprintf(p->portal.public_url, sizeof(p->portal.public_url), "%s", val);
 		break;
 	case K_METRICS_MAX_USERS:
 		if (!policy_parse_uint(val, 1000000, &v) || v == 0)

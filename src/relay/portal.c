@@ -1838,7 +1838,9 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg)
 	recheck(p, NULL, "policy reloaded");
 }
 
+void portal_set_public_url(struct portal *p, const char *url) { p->cfg.public_url = url; }
 const char *portal_address(const struct portal *p) { return p->address; }
+enum portal_privacy portal_privacy_now(const struct portal *p) { return p->cfg.privacy; }
 
 static json_t *portal_info_base(const struct portal *p);
 

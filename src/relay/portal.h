@@ -185,6 +185,9 @@ void portal_solution_cancel(struct portal_solreq *r);
  * it becomes a peer like a TCP one, marked tunneled, so the multi-hop rule
  * applies to the tunnels it asks for. */
 void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *label);
+/* The web server's public URL, known only once it listens (after
+ * portal_start): alias URLs and invite links are built on it. Borrowed. */
+void portal_set_public_url(struct portal *p, const char *url);
 /* "net:HOST:PORT~shs:KEY" of the listening socket. */
 const char *portal_address(const struct portal *p);
 /* Closes the listener and every connection (with goodbyes); the loop then
@@ -217,6 +220,8 @@ bool portal_acct_get(const struct portal *p, size_t i, const uint8_t **pk,
 const struct relay_acct *portal_acct_other(const struct portal *p);
 unsigned portal_metrics_max_users(const struct portal *p);
 
+/* The privacy mode in force now (changes on reload). */
+enum portal_privacy portal_privacy_now(const struct portal *p);
 /* The portal's state for `fairway info`: id, address, privacy, counters,
  * and one entry per connection. New reference. */
 json_t *portal_info(const struct portal *p);

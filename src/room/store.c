@@ -973,6 +973,28 @@ out:
 	return r;
 }
 
+int store_invite_find(struct store *st, const uint8_t hash[STORE_HASH_LEN], int64_t now,
+                      struct store_invite *out)
+{
+	struct store_invite tmp;
+	int r;
+
+	if (!hash)
+		return -EINVAL;
+	if (!out)
+		out = &tmp;
+	r = invite_find(st, S_INVITE_FIND, hash, 0, out);
+	if (r)
+		return r;
+	if (out->used_by)
+		return -EALREADY;
+	if (out->revoked)
+		return -ECANCELED;
+	if (out->expires && out->expires <= now)
+		return -ETIMEDOUT;
+	return 0;
+}
+
 int store_invite_get(struct store *st, int64_t id, struct store_invite *out)
 {
 	struct store_invite tmp;

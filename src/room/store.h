@@ -147,6 +147,12 @@ int store_invite_consume(struct store *st, const uint8_t hash[STORE_HASH_LEN],
  * "error" string); "" for 0. Static string. */
 const char *store_invite_errtext(int rc);
 int store_invite_get(struct store *st, int64_t id, struct store_invite *out);
+/* Looks an invite up by hash and says whether it is usable at now, with
+ * store_invite_consume's codes (-ENOENT, -EALREADY, -ECANCELED,
+ * -ETIMEDOUT); *out (may be NULL) is filled whenever the hash is known.
+ * Reads only: the /join page. */
+int store_invite_find(struct store *st, const uint8_t hash[STORE_HASH_LEN], int64_t now,
+                      struct store_invite *out);
 /* Revokes an unused invite. -ENOENT unknown, -EALREADY used or revoked. */
 int store_invite_revoke(struct store *st, int64_t id);
 typedef int (*store_invite_cb)(void *ctx, const struct store_invite *inv);
