@@ -43,7 +43,7 @@ _fairway()
 	--role)
 		COMPREPLY=($(compgen -W "member moderator admin" -- "$cur"))
 		return 0 ;;
-	--http|--listen)
+	--http|--listen|--metrics)
 		COMPREPLY=($(compgen -W "127.0.0.1: 0.0.0.0: [::1]:" -- "$cur"))
 		compopt -o nospace 2>/dev/null
 		return 0 ;;

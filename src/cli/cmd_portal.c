@@ -64,6 +64,7 @@ struct overrides {
 	uint8_t (*members)[32], (*denied)[32];
 	size_t n_members, n_denied;
 	const char *http, *public_url;
+	const char *metrics;            /* --metrics HOST:PORT, NULL: /metrics on --http */
 };
 
 struct portal_run {
@@ -72,6 +73,8 @@ struct portal_run {
 	struct ctl *ctl;
 	struct http *http;     /* --http: the web server, NULL if off */
 	struct web *web;
+	struct http *mhttp;    /* --metrics: /metrics on a listener of its own */
+	char metrics_url[320];
 	const char *policy_path;
 	const struct overrides *ov;
 	struct store *store;   /* the room store, NULL: none */
@@ -372,6 +375,7 @@ static void stop_all(struct portal_run *run)
 	host_stop(run->via);
 	portal_stop(run->portal);
 	http_stop(run->http);
+	http_stop(run->mhttp);
 	ctl_stop(run->ctl);
 	uv_close((uv_handle_t *)&run->sigint, NULL);
 	uv_close((uv_handle_t *)&run->sigterm, NULL);
@@ -560,6 +564,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "metrics-max-users", required_argument, NULL, 9 },
 		{ "http", required_argument, NULL, 20 },
 		{ "public-url", required_argument, NULL, 21 },
+		{ "metrics", required_argument, NULL, 22 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -584,6 +589,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 			break;
 		case 20: o->http = optarg; break;
 		case 21: o->public_url = optarg; break;
+		case 22: o->metrics = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
@@ -620,6 +626,56 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		rc = EXIT_USAGE;
 	}
 	return rc;
+}
+
+/* GET /metrics: the Prometheus exposition (metrics.h), read-only. */
+static enum MHD_Result on_metrics(struct http_req *r)
+{
+	struct portal_run *run = r->ud;
+	struct prom_buf b;
+	enum MHD_Result res;
+
+	prom_buf_init(&b);
+	if (metrics_write(run->portal, &b) == 0)
+		res = http_reply(r, MHD_HTTP_OK, METRICS_CONTENT_TYPE, b.p, b.len);
+	else
+		res = http_reply(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+		                 "out of memory\n", 14);
+	prom_buf_free(&b);
+	return res;
+}
+
+/* /metrics: on a listener of its own with --metrics (so that it can stay
+ * off the public one), else on the --http one. Prints the URL with
+ * --metrics (port 0 picks one). */
+static int start_metrics(struct portal_run *run, uv_loop_t *loop)
+{
+	struct http_cfg hcfg = { .loop = loop, .max_body = 1, .per_ip = 16 };
+	char host[256], err[256];
+	uint16_t port;
+	int rc;
+
+	if (run->ov->metrics == NULL)
+		return run->http == NULL ? 0
+		     : http_route(run->http, "GET", "/metrics", HTTP_EXACT, on_metrics, run);
+	if (cli_parse_hostport(run->ov->metrics, host, sizeof(host), &port) != 0) {
+		fprintf(stderr, "fairway portal: --metrics wants HOST:PORT, got '%s'\n", run->ov->metrics);
+		return EXIT_USAGE;
+	}
+	hcfg.host = host;
+	hcfg.port = port;
+	rc = http_start(&hcfg, &run->mhttp, err, sizeof(err));
+	if (rc == 0)
+		rc = http_route(run->mhttp, "GET", "/metrics", HTTP_EXACT, on_metrics, run);
+	if (rc != 0) {
+		fprintf(stderr, "fairway portal: --metrics %s: %s\n", run->ov->metrics,
+		        run->mhttp != NULL ? strerror(-rc) : err);
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	snprintf(run->metrics_url, sizeof(run->metrics_url), "http://%s%s%s:%u/metrics",
+	         strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "", http_port(run->mhttp));
+	log_info("metrics on %s", run->metrics_url);
+	return 0;
 }
 
 /* --http: the web server (http.h) with the room's public routes (web.h).
@@ -811,7 +867,10 @@ int cmd_portal(int argc, char **argv)
 	}
 	uv_idle_init(loop, &run.stop_soon);
 	run.stop_soon.data = &run;
-	if (run.cur.http[0] != '\0' && (rc = start_web(&run, loop, &id, store, &cfg)) != 0) {
+	if ((run.cur.http[0] != '\0' && (rc = start_web(&run, loop, &id, store, &cfg)) != 0) ||
+	    (rc = start_metrics(&run, loop)) != 0) {
+		http_stop(run.http);
+		http_stop(run.mhttp);
 		portal_stop(run.portal);
 		ctl_stop(run.ctl);
 		uv_close((uv_handle_t *)&run.stop_soon, NULL);
@@ -825,6 +884,8 @@ int cmd_portal(int argc, char **argv)
 	if (run.http != NULL)   /* and this one, with --http */
 		printf("http://%s%s%s:%u\n", strchr(web_host, ':') ? "[" : "", web_host,
 		       strchr(web_host, ':') ? "]" : "", http_port(run.http));
+	if (run.mhttp != NULL)
+		printf("metrics: %s\n", run.metrics_url);
 	fflush(stdout);
 	daemon_notify("READY=1");
 	log_info("portal listening on %s, privacy %s, %zu members%s%s%s%s",
@@ -858,6 +919,7 @@ int cmd_portal(int argc, char **argv)
 	portal_free(run.portal);
 	uv_run(loop, UV_RUN_DEFAULT);   /* the scheduler's timer closes */
 	http_free(run.http);
+	http_free(run.mhttp);
 	web_free(run.web);
 	uv_loop_close(loop);
 	log_info("portal stopped");

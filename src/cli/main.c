@@ -22,7 +22,8 @@ static const struct command commands[] = {
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
 	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
-	  "           [--metrics-max-users N] [--db FILE] [--http HOST:PORT] [--public-url URL]",
+	  "           [--metrics-max-users N] [--metrics HOST:PORT] [--db FILE] [--http HOST:PORT]\n"
+	  "           [--public-url URL]",
 	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its http:// URL)" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },

@@ -28,6 +28,10 @@ import sys
 import tempfile
 import threading
 import time
+import json as jsonlib
+import urllib.error
+import urllib.request
+import urllib.parse
 
 BUILD = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else 'build-test')
 ART = os.path.abspath(sys.argv[2]) if len(sys.argv) > 2 else None
@@ -167,8 +171,9 @@ def main():
     ctl = ['--secret', f'{d}/p']
     try:
         portal = Proc('portal', [FW, 'portal', '-c', policy, '--secret', f'{d}/p',
-                                 '--member', ids['carol']])
+                                 '--member', ids['carol'], '--metrics', '127.0.0.1:0'])
         paddr = portal.wait_line(lambda l: l.startswith('net:'), 10, 'address')
+        murl = portal.wait_line(lambda l: l.startswith('metrics: '), 10, 'metrics URL')[len('metrics: '):]
         host = Proc('host', [FW, 'host', '--portal', paddr, '--secret', f'{d}/h',
                              '--expose', f'sink=127.0.0.1:{sink()}'])
         tun = host.wait_line(lambda l: l.startswith('tunnel:'), 20, 'tunnel address')
@@ -197,6 +202,44 @@ def main():
             tap(rc == 0 and out == '', f'promtool check metrics: zero problems (scrape {i + 1})',
                 out or f'exit {rc}')
         s1, s2 = parse(r1.stdout), parse(r2.stdout)
+
+        # ---- the same over HTTP (--metrics: a listener of its own)
+        with urllib.request.urlopen(murl, timeout=10) as resp:
+            ctype, body = resp.headers.get('Content-Type', ''), resp.read().decode()
+        rc, out = promtool(body)
+        tap(ctype.startswith('text/plain; version=0.0.4') and rc == 0 and out == '' and
+            'fairway_user_bytes_total' in body, f'GET {murl}: 0.0.4 text, promtool clean', ctype + out)
+        try:
+            urllib.request.urlopen(urllib.request.Request(murl, data=b'x', method='POST'), timeout=10)
+            tap(False, 'POST /metrics is refused')
+        except urllib.error.HTTPError as e:
+            tap(e.code == 405, f'POST /metrics is refused ({e.code})')
+
+        # ---- a real Prometheus scrapes it for 10 s
+        pport = free_port()
+        u = urllib.parse.urlsplit(murl)
+        with open(f'{d}/prom.yml', 'w') as f:
+            f.write('global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: fairway\n'
+                    f'    metrics_path: {u.path}\n    static_configs:\n      - targets: ["{u.netloc}"]\n')
+        prom = subprocess.Popen(['prometheus', f'--config.file={d}/prom.yml', f'--storage.tsdb.path={d}/tsdb',
+                                 f'--web.listen-address=127.0.0.1:{pport}'],
+                                stdout=subprocess.DEVNULL, stderr=open(f'{d}/prometheus.log', 'w'))
+        try:
+            time.sleep(10)
+            def q(expr):
+                url = f'http://127.0.0.1:{pport}/api/v1/query?' + urllib.parse.urlencode({'query': expr})
+                with urllib.request.urlopen(url, timeout=10) as r:
+                    return jsonlib.load(r)['data']['result']
+            up = q('up{job="fairway"}')
+            tap(len(up) == 1 and up[0]['value'][1] == '1', f'Prometheus: the portal is up ({up})')
+            rising = q('increase(fairway_user_bytes_total{dir="up"}[8s]) > 0')
+            seen = sorted({r['metric'].get('user') for r in rising})
+            tap({'alice', 'bob'} <= set(seen), f'Prometheus: alice\'s and bob\'s byte counters rise ({seen})')
+        except Exception as e:
+            tap(False, 'Prometheus answered its queries', repr(e) + open(f'{d}/prometheus.log').read()[-2000:])
+        finally:
+            prom.kill()
+            prom.wait()
         carol = '@' + ids['carol'][1:9]
         for u in ['alice', 'bob', carol]:
             a = val(s1, 'fairway_user_bytes_total', user=u, dir='up')

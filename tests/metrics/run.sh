@@ -3,6 +3,8 @@
 # --prometheus` while three users relay bulk through a shaped portal,
 # `dot -Tsvg` on `fairway info --dot` (see metrics_test.py).
 #   tests/metrics/run.sh BUILD_DIR [ARTIFACT_DIR]
+# Also: /metrics over HTTP (--metrics) through promtool, and a real
+# Prometheus scraping it for 10 s (its query API sees the counters rise).
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [ARTIFACT_DIR]" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
