@@ -287,6 +287,94 @@ static int parse_shs(const struct parsed *p, const struct proto *pr, struct addr
 	return 0;
 }
 
+/* ws://<host>[:<port>][/<path>] and wss://… as multiserver's ws plugin
+ * writes them with url.format: the ':' before the port is not escaped, so
+ * the grammar splits "ws://h:8989" into "ws" "//h" "8989"; the fields are
+ * rejoined with ':' and read as the authority of a URL. An IPv6 host is
+ * bracketed ("ws://[::1]:8989"). No port means 80 (ws) or 443 (wss). */
+static int parse_ws(const struct parsed *p, const struct proto *pr, bool secure,
+                    struct addr *a, char *err, size_t errlen)
+{
+	char u[ADDR_TEXT_MAX + 1];
+	size_t ul = 0, h0, hl, i;
+	uint32_t v = secure ? 443 : 80;
+
+	for (size_t t = pr->first + 1u; t < (size_t)pr->first + pr->count; t++) {
+		const struct tok *f = &p->tok[t];
+
+		if (t > pr->first + 1u)
+			u[ul++] = ':';
+		memcpy(u + ul, p->text + f->off, f->len);
+		ul += f->len;
+	}
+	u[ul] = '\0';
+	if (pr->count < 2 || ul < 2 || u[0] != '/' || u[1] != '/') {
+		util_set_err(err, errlen, "%s address is %s://HOST[:PORT][/PATH]",
+		             secure ? "wss" : "ws", secure ? "wss" : "ws");
+		return -EINVAL;
+	}
+	i = 2;
+	if (u[i] == '[') {
+		const char *close = memchr(u + i, ']', ul - i);
+
+		if (close == NULL) {
+			util_set_err(err, errlen, "IPv6 host has no closing ']'");
+			return -EINVAL;
+		}
+		h0 = i + 1;
+		hl = (size_t)(close - (u + h0));
+		i = (size_t)(close - u) + 1;
+		if (memchr(u + h0, ':', hl) == NULL) {
+			util_set_err(err, errlen, "host in [] is not an IPv6 address");
+			return -EINVAL;
+		}
+	} else {
+		h0 = i;
+		while (i < ul && u[i] != ':' && u[i] != '/')
+			i++;
+		hl = i - h0;
+		if (memchr(u + h0, '%', hl) != NULL) {
+			util_set_err(err, errlen, "host is not a host name or IP address");
+			return -EINVAL;
+		}
+	}
+	if (hl == 0 || hl > ADDR_HOST_MAX) {
+		util_set_err(err, errlen, hl == 0 ? "ws address has no host" :
+		             "host is longer than 255 characters");
+		return -EINVAL;
+	}
+	memcpy(a->host, u + h0, hl);
+	a->host[hl] = '\0';
+	if (!host_valid(a->host, hl)) {
+		util_set_err(err, errlen, "host is not a host name or IP address");
+		return -EINVAL;
+	}
+	if (i < ul && u[i] == ':') {
+		size_t p0 = ++i;
+
+		while (i < ul && u[i] != '/')
+			i++;
+		if (parse_uint(u + p0, i - p0, 1, 65535, &v) != 0) {
+			util_set_err(err, errlen, "port is not a number 1..65535");
+			return -EINVAL;
+		}
+	}
+	if (i < ul && u[i] != '/') {
+		util_set_err(err, errlen, "unexpected '%c' after the ws host", u[i]);
+		return -EINVAL;
+	}
+	if (ul - i > ADDR_PATH_MAX) {
+		util_set_err(err, errlen, "ws path is longer than %d characters", ADDR_PATH_MAX);
+		return -EINVAL;
+	}
+	memcpy(a->path, u + i, ul - i);
+	a->path[ul - i] = '\0';
+	a->kind = ADDR_WS;
+	a->secure = secure;
+	a->port = (uint16_t)v;
+	return 0;
+}
+
 static int parse_one(const char *s, size_t len, struct addr *out, struct parsed *p,
                      char *err, size_t errlen)
 {
@@ -312,8 +400,10 @@ static int parse_one(const char *s, size_t len, struct addr *out, struct parsed 
 		rc = parse_net(p, &p->proto[0], &a, err, errlen);
 	} else if (tok_is(p, p->proto[0].first, "tunnel")) {
 		rc = parse_tunnel(p, &p->proto[0], &a, err, errlen);
+	} else if (tok_is(p, p->proto[0].first, "ws") || tok_is(p, p->proto[0].first, "wss")) {
+		rc = parse_ws(p, &p->proto[0], name->len == 3, &a, err, errlen);
 	} else {
-		/* ws, wss, onion, unix...: recognised so a caller can say which
+		/* onion, unix...: recognised so a caller can say which
 		 * transport it does not support. */
 		a.kind = ADDR_OTHER;
 		snprintf(a.other, sizeof(a.other), "%.*s", (int)name->len, p->text + name->off);
@@ -420,6 +510,20 @@ static int format_one(const struct addr *a, char *out, size_t outlen, size_t *po
 		emit(out, outlen, pos, "tunnel:%s:%s", id1, id2);
 		if (a->has_instance)
 			emit(out, outlen, pos, ":%lu", (unsigned long)a->instance);
+		break;
+	case ADDR_WS:
+		hl = strnlen(a->host, sizeof(a->host));
+		if (hl == sizeof(a->host) || !host_valid(a->host, hl) || a->port == 0 ||
+		    memchr(a->host, '%', hl) != NULL ||
+		    strnlen(a->path, sizeof(a->path)) == sizeof(a->path) ||
+		    (a->path[0] != '\0' && a->path[0] != '/') ||
+		    strpbrk(a->path, " !:;~") != NULL)
+			return -EINVAL;
+		emit(out, outlen, pos, strchr(a->host, ':') ? "%s://[%s]" : "%s://%s",
+		     a->secure ? "wss" : "ws", a->host);
+		if (a->port != (a->secure ? 443 : 80))
+			emit(out, outlen, pos, ":%u", (unsigned)a->port);
+		emit(out, outlen, pos, "%s", a->path);
 		break;
 	default:
 		return -EINVAL;

@@ -2,6 +2,7 @@
  *
  *   net:<host>:<port>~shs:<base64 key>
  *   tunnel:<portal @id>:<target @id>[:<instance>]~shs:<base64 target key>
+ *   ws://<host>[:<port>][/<path>]~shs:<base64 key>   (and wss://)
  *   several alternatives joined by ';'
  *
  * Grammar (multiserver-address 1.0.1): a protocol is name(:data)*, an
@@ -19,13 +20,19 @@
 #define ADDR_HOST_MAX 255
 #define ADDR_TEXT_MAX 1024   /* longest single address we accept or print */
 
-enum addr_kind { ADDR_NET, ADDR_TUNNEL, ADDR_OTHER };
+#define ADDR_PATH_MAX 127
+
+/* ADDR_WS is last so switch statements written before it keep compiling. */
+enum addr_kind { ADDR_NET, ADDR_TUNNEL, ADDR_OTHER, ADDR_WS };
 
 struct addr {
 	enum addr_kind kind;
-	/* ADDR_NET */
+	/* ADDR_NET and ADDR_WS (port 80/443 when a ws/wss address omits it) */
 	char host[ADDR_HOST_MAX + 1];
 	uint16_t port;
+	/* ADDR_WS: wss (TLS) or ws, and the request path ("" means "/") */
+	bool secure;
+	char path[ADDR_PATH_MAX + 1];
 	/* ADDR_TUNNEL */
 	uint8_t portal[32], target[32];
 	bool has_instance;
@@ -51,7 +58,9 @@ __attribute__((warn_unused_result))
 int addr_parse_multi(const char *s, size_t len, struct addr *out, size_t max, size_t *n,
                      char *err, size_t errlen);
 
-/* Prints a (ADDR_NET or ADDR_TUNNEL) in canonical form. Returns the length
+/* Prints a (ADDR_NET, ADDR_TUNNEL or ADDR_WS) in canonical form: ws as
+ * multiserver's ws plugin writes it (url.format: IPv6 hosts bracketed, the
+ * default port left out). Returns the length
  * written (excluding NUL), -ENOSPC when out is too small, -EINVAL for
  * ADDR_OTHER. */
 int addr_format(const struct addr *a, char *out, size_t outlen);
