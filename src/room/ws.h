@@ -1,0 +1,69 @@
+/* ws — SSB over WebSocket (RFC 6455), the framing half: wslay does every
+ * frame (masking, fragmentation, ping/pong, close codes); this module
+ * feeds it the socket's bytes and turns its events into the byte stream
+ * a conn carries (protocol.md §6.2: each binary message is an arbitrary
+ * slice of the SHS/box-stream stream, no extra framing).
+ *
+ *   socket bytes ─► ws_feed ─► wslay ─► on_message(binary payload) ─► conn_lower_input
+ *   conn write   ─► ws_send ─► wslay (one binary frame, masked if client) ─► ops->send
+ *
+ * Pure: no sockets, no clock, no randomness of its own (time is passed
+ * to ws_feed/ws_tick, mask bytes come from ops->random). Policy:
+ *   - text frames: close 1003 (SSB is binary only);
+ *   - a message over max_msg bytes: close 1009 (wslay);
+ *   - unmasked client frames, bad opcodes, bad fragments: close 1002 (wslay);
+ *   - a ping every WS_PING_MS; nothing heard for WS_DEAD_MS: close 1001. */
+#ifndef FAIRWAY_WS_H
+#define FAIRWAY_WS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WS_PING_MS 30000
+#define WS_DEAD_MS 60000
+#define WS_MAX_MSG_DEFAULT (1u << 20)
+
+struct ws;
+
+struct ws_ops {
+	/* Write raw bytes to the peer: returns how many were taken (>0), or
+	 * -EAGAIN when the socket is full (call ws_flush when writable), or
+	 * another -errno (the connection is then finished). */
+	long (*send)(void *arg, const uint8_t *p, size_t len);
+	/* One binary message's payload (borrowed for the call). */
+	void (*message)(void *arg, const uint8_t *p, size_t len);
+	/* Called once, when both close frames are done or the peer broke the
+	 * protocol: code is the close code sent (or received), why says which. */
+	void (*finished)(void *arg, uint16_t code, const char *why);
+	/* len random bytes (client masking keys only). */
+	void (*random)(void *arg, uint8_t *p, size_t len);
+};
+
+/* A server (peer must mask) or a client (we mask) context. max_msg 0
+ * means WS_MAX_MSG_DEFAULT. NULL when out of memory. Owns nothing of arg;
+ * free with ws_free. */
+struct ws *ws_new(bool is_client, size_t max_msg, const struct ws_ops *ops, void *arg,
+                  uint64_t now_ms);
+void ws_free(struct ws *w);
+
+/* Bytes read from the socket. Returns 0, or -EPIPE once finished. */
+int ws_feed(struct ws *w, const uint8_t *p, size_t len, uint64_t now_ms);
+/* Queues p as one binary message (copied) and sends what the socket takes.
+ * 0, -EPIPE when closing/finished, -ENOMEM. */
+int ws_send(struct ws *w, const uint8_t *p, size_t len);
+/* Sends what is queued (after ops->send said -EAGAIN). 0 or -EPIPE. */
+int ws_flush(struct ws *w);
+/* Keep-alive: pings and the dead-peer check. 0 or -EPIPE. */
+int ws_tick(struct ws *w, uint64_t now_ms);
+/* Starts a clean close with code (1000 normal, 1001 going away...). */
+int ws_close(struct ws *w, uint16_t code, const char *why);
+/* Payload bytes queued in wslay but not yet on the socket. */
+size_t ws_queued(const struct ws *w);
+/* Every byte written to the socket, and the payload among them: the
+ * difference is framing overhead, charged like TCP/IP headers. */
+uint64_t ws_wire_bytes(const struct ws *w);
+uint64_t ws_payload_bytes(const struct ws *w);
+bool ws_is_finished(const struct ws *w);
+
+#endif
