@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <sodium.h>
+#include <strings.h>
 #include <wslay/wslay.h>
 
 struct ws {
@@ -247,4 +251,127 @@ uint64_t ws_payload_bytes(const struct ws *w)
 bool ws_is_finished(const struct ws *w)
 {
 	return w->finished;
+}
+
+/* ---- the opening handshake ---- */
+
+int ws_accept_key(const char *key, size_t keylen, char out[WS_ACCEPT_LEN + 1])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	char buf[128];
+	uint8_t h[20];
+
+	if (keylen > sizeof(buf) - (sizeof(guid) - 1))
+		return -EIO;
+	memcpy(buf, key, keylen);
+	memcpy(buf + keylen, guid, sizeof(guid) - 1);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, keylen + sizeof(guid) - 1, h) != 0)
+		return -EIO;
+	sodium_bin2base64(out, WS_ACCEPT_LEN + 1, h, sizeof(h), sodium_base64_VARIANT_ORIGINAL);
+	return 0;
+}
+
+void ws_client_key(const uint8_t nonce[16], char key[WS_KEY_LEN + 1])
+{
+	sodium_bin2base64(key, WS_KEY_LEN + 1, nonce, 16, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/*   GET /path HTTP/1.1
+ *   Host: host:port            (IPv6 bracketed)
+ *   Upgrade: websocket
+ *   Connection: Upgrade
+ *   Sec-WebSocket-Key: <key>
+ *   Sec-WebSocket-Version: 13                                        */
+int ws_client_request(char *out, size_t outlen, const char *host, uint16_t port,
+                      const char *path, const char *key)
+{
+	bool v6 = strchr(host, ':') != NULL;
+	int n = snprintf(out, outlen,
+	                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUpgrade: websocket\r\n"
+	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
+	                 "Sec-WebSocket-Version: 13\r\n\r\n",
+	                 path[0] != '\0' ? path : "/", v6 ? "[" : "", host, v6 ? "]" : "",
+	                 (unsigned)port, key);
+
+	if (n < 0 || (size_t)n >= outlen)
+		return -ENOSPC;
+	return n;
+}
+
+/* The value of header name in head (case-insensitive name, spaces
+ * trimmed), or NULL; *vlen gets its length. */
+static const char *header(const char *head, size_t len, const char *name, size_t *vlen)
+{
+	size_t nl = strlen(name);
+
+	for (const char *l = memchr(head, '\n', len); l != NULL && l + 1 < head + len;
+	     l = memchr(l + 1, '\n', (size_t)(head + len - l - 1))) {
+		const char *s = l + 1, *e = memchr(s, '\r', (size_t)(head + len - s));
+
+		if (e == NULL || (size_t)(e - s) <= nl || s[nl] != ':' || strncasecmp(s, name, nl) != 0)
+			continue;
+		s += nl + 1;
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*vlen = (size_t)(e - s);
+		return s;
+	}
+	return NULL;
+}
+
+static bool has_token(const char *v, size_t vlen, const char *tok)
+{
+	size_t tl = strlen(tok);
+
+	for (size_t i = 0; i + tl <= vlen; i++)
+		if (strncasecmp(v + i, tok, tl) == 0 && (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ') &&
+		    (i + tl == vlen || v[i + tl] == ',' || v[i + tl] == ' '))
+			return true;
+	return false;
+}
+
+int ws_client_response(const uint8_t *p, size_t len, const char *key, char *err, size_t errlen)
+{
+	const char *head = (const char *)p, *v;
+	const uint8_t *end = NULL;
+	char want[WS_ACCEPT_LEN + 1];
+	size_t hl, vlen;
+
+	for (size_t i = 0; i + 4 <= len && end == NULL; i++)
+		if (memcmp(p + i, "\r\n\r\n", 4) == 0)
+			end = p + i + 4;
+	if (end == NULL) {
+		if (len > 8192) {
+			snprintf(err, errlen, "WebSocket upgrade response head over 8 KiB");
+			return -E2BIG;
+		}
+		return 0;
+	}
+	hl = (size_t)(end - p);
+	if (hl < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
+		const char *eol = memchr(head, '\r', hl);
+
+		snprintf(err, errlen, "WebSocket upgrade refused: \"%.*s\"",
+		         (int)(eol != NULL && eol - head < 80 ? eol - head : 0), head);
+		return -EPROTO;
+	}
+	v = header(head, hl, "Upgrade", &vlen);
+	if (v == NULL || !has_token(v, vlen, "websocket")) {
+		snprintf(err, errlen, "WebSocket upgrade response has no Upgrade: websocket");
+		return -EPROTO;
+	}
+	v = header(head, hl, "Connection", &vlen);
+	if (v == NULL || !has_token(v, vlen, "upgrade")) {
+		snprintf(err, errlen, "WebSocket upgrade response has no Connection: upgrade");
+		return -EPROTO;
+	}
+	v = header(head, hl, "Sec-WebSocket-Accept", &vlen);
+	if (ws_accept_key(key, strlen(key), want) != 0 || v == NULL || vlen != WS_ACCEPT_LEN ||
+	    sodium_memcmp(v, want, WS_ACCEPT_LEN) != 0) {
+		snprintf(err, errlen, "WebSocket upgrade response has a wrong Sec-WebSocket-Accept");
+		return -EPROTO;
+	}
+	return (int)hl;
 }

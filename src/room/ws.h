@@ -67,3 +67,27 @@ uint64_t ws_payload_bytes(const struct ws *w);
 bool ws_is_finished(const struct ws *w);
 
 #endif
+
+/* ---- the opening handshake (RFC 6455 §4) ---- */
+
+#define WS_KEY_LEN 24      /* base64 of 16 random bytes */
+#define WS_ACCEPT_LEN 28   /* base64 of a SHA-1 */
+
+/* Sec-WebSocket-Accept for key: base64(SHA-1(key ‖ 258EAFA5-E914-47DA-
+ * 95CA-C5AB0DC85B11)). SHA-1 from GnuTLS (libsodium has none; GnuTLS is
+ * what libmicrohttpd links). out gets WS_ACCEPT_LEN chars and a NUL.
+ * 0 or -EIO. */
+int ws_accept_key(const char *key, size_t keylen, char out[WS_ACCEPT_LEN + 1]);
+
+/* A client's upgrade request for host:port/path with key (from 16 random
+ * bytes: ws_client_key). Returns its length, or -ENOSPC. */
+void ws_client_key(const uint8_t nonce[16], char key[WS_KEY_LEN + 1]);
+int ws_client_request(char *out, size_t outlen, const char *host, uint16_t port,
+                      const char *path, const char *key);
+
+/* Checks the server's answer in p[0..len): returns the length of the
+ * response head (bytes after it are WebSocket frames), 0 when the head is
+ * not complete yet, -EPROTO (why in err) when it is not a 101 with
+ * Upgrade: websocket, Connection: upgrade and the accept for key, or
+ * -E2BIG past 8 KiB. */
+int ws_client_response(const uint8_t *p, size_t len, const char *key, char *err, size_t errlen);

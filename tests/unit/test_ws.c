@@ -256,12 +256,70 @@ static void test_keepalive(void **state)
 	free(es);
 }
 
+/* RFC 6455 §1.3's example, then responses a client must refuse. */
+static void test_handshake(void **state)
+{
+	static const char key[] = "dGhlIHNhbXBsZSBub25jZQ==";
+	static const uint8_t nonce[16] = "the sample nonce";
+	char acc[WS_ACCEPT_LEN + 1], k[WS_KEY_LEN + 1], req[512], err[128];
+	const char *ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\n"
+	                 "Connection: keep-alive, Upgrade\r\n"
+	                 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n\x82\x01x";
+	static const struct {
+		const char *resp, *msg;
+	} bad[] = {
+		{ "HTTP/1.1 400 Bad Request\r\n\r\n", "refused: \"HTTP/1.1 400 Bad Request\"" },
+		{ "HTTP/1.1 101 x\r\nConnection: upgrade\r\nSec-WebSocket-Accept: "
+		  "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", "no Upgrade" },
+		{ "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nSec-WebSocket-Accept: "
+		  "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n", "no Connection" },
+		{ "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+		  "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOp=\r\n\r\n", "wrong Sec-WebSocket-Accept" },
+		{ "HTTP/1.1 101 x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+		  "wrong Sec-WebSocket-Accept" },
+	};
+	int n;
+
+	(void)state;
+	assert_int_equal(ws_accept_key(key, strlen(key), acc), 0);
+	assert_string_equal(acc, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+	ws_client_key(nonce, k);
+	assert_string_equal(k, key);
+	n = ws_client_request(req, sizeof(req), "::1", 8989, "", key);
+	assert_true(n > 0);
+	assert_string_equal(req, "GET / HTTP/1.1\r\nHost: [::1]:8989\r\nUpgrade: websocket\r\n"
+	                         "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	                         "Sec-WebSocket-Version: 13\r\n\r\n");
+	assert_int_equal(ws_client_request(req, 20, "h", 80, "/", key), -ENOSPC);
+	/* complete head: its length, the frame after it left alone */
+	assert_int_equal(ws_client_response((const uint8_t *)ok, strlen(ok), key, err, sizeof(err)),
+	                 (int)strlen(ok) - 3);
+	/* incomplete: wait */
+	assert_int_equal(ws_client_response((const uint8_t *)ok, 40, key, err, sizeof(err)), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(ws_client_response((const uint8_t *)bad[i].resp, strlen(bad[i].resp),
+		                                    key, err, sizeof(err)), -EPROTO);
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("%zu: got \"%s\", want \"%s\"", i, err, bad[i].msg);
+	}
+	{
+		uint8_t *big = malloc(9000);
+
+		assert_non_null(big);
+		memset(big, 'a', 9000);
+		assert_int_equal(ws_client_response(big, 9000, key, err, sizeof(err)), -E2BIG);
+		free(big);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_bad_frames),
 		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_handshake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
