@@ -369,6 +369,12 @@ static int parse_ws(const struct parsed *p, const struct proto *pr, bool secure,
 	}
 	memcpy(a->path, u + i, ul - i);
 	a->path[ul - i] = '\0';
+	/* Only an escape can put these here, and the canonical form has none
+	 * (a ':' in the path is fine: it prints back unescaped, as above). */
+	if (strpbrk(a->path, "!;~") != NULL) {
+		util_set_err(err, errlen, "ws path holds an escaped '!', ';' or '~'");
+		return -EINVAL;
+	}
 	a->kind = ADDR_WS;
 	a->secure = secure;
 	a->port = (uint16_t)v;
@@ -517,7 +523,7 @@ static int format_one(const struct addr *a, char *out, size_t outlen, size_t *po
 		    memchr(a->host, '%', hl) != NULL ||
 		    strnlen(a->path, sizeof(a->path)) == sizeof(a->path) ||
 		    (a->path[0] != '\0' && a->path[0] != '/') ||
-		    strpbrk(a->path, " !:;~") != NULL)
+		    strpbrk(a->path, " !;~") != NULL)
 			return -EINVAL;
 		emit(out, outlen, pos, strchr(a->host, ':') ? "%s://[%s]" : "%s://%s",
 		     a->secure ? "wss" : "ws", a->host);

@@ -204,6 +204,7 @@ static void test_ws(void **state)
 		{ "ws://a@b", "not a host name" },
 		{ "ws://h%eth0", "not a host name" },
 		{ "ws://h:80~shs:" BOB_KEY "~noauth", "unsupported transform" },
+		{ "ws://h/a!~b", "escaped" },
 	};
 
 	(void)state;
@@ -228,6 +229,9 @@ static void test_ws(void **state)
 	assert_string_equal(a.path, "/room");
 	roundtrip("ws://127.0.0.1/~shs:" BOB_KEY, NULL, &a);
 	assert_string_equal(a.path, "/");
+	/* a ':' in the path prints back as it came */
+	roundtrip("ws://x:8/a.ed25519:@b~shs:" BOB_KEY, NULL, &a);
+	assert_string_equal(a.path, "/a.ed25519:@b");
 	/* in a list beside net, as a portal announces itself */
 	{
 		struct addr m[2];
@@ -257,7 +261,7 @@ static void test_ws(void **state)
 	a.port = 80;
 	strcpy(a.path, "x");
 	assert_int_equal(addr_format(&a, out, sizeof(out)), -EINVAL);
-	strcpy(a.path, "/a~b");
+	strcpy(a.path, "/a;b");
 	assert_int_equal(addr_format(&a, out, sizeof(out)), -EINVAL);
 	strcpy(a.path, "/ok");
 	assert_int_equal(addr_format(&a, out, sizeof(out)), (int)strlen("ws://h/ok"));
