@@ -66,8 +66,6 @@ uint64_t ws_wire_bytes(const struct ws *w);
 uint64_t ws_payload_bytes(const struct ws *w);
 bool ws_is_finished(const struct ws *w);
 
-#endif
-
 /* ---- the opening handshake (RFC 6455 §4) ---- */
 
 #define WS_KEY_LEN 24      /* base64 of 16 random bytes */
@@ -91,3 +89,5 @@ int ws_client_request(char *out, size_t outlen, const char *host, uint16_t port,
  * Upgrade: websocket, Connection: upgrade and the accept for key, or
  * -E2BIG past 8 KiB. */
 int ws_client_response(const uint8_t *p, size_t len, const char *key, char *err, size_t errlen);
+
+#endif

@@ -297,6 +297,7 @@ static int parse_ws(const struct parsed *p, const struct proto *pr, bool secure,
 {
 	char u[ADDR_TEXT_MAX + 1];
 	size_t ul = 0, h0, hl, i;
+	const char *pct;
 	uint32_t v = secure ? 443 : 80;
 
 	for (size_t t = pr->first + 1u; t < (size_t)pr->first + pr->count; t++) {
@@ -328,12 +329,29 @@ static int parse_ws(const struct parsed *p, const struct proto *pr, bool secure,
 			util_set_err(err, errlen, "host in [] is not an IPv6 address");
 			return -EINVAL;
 		}
+		/* A zone in a URL is "%25ZONE" (RFC 6874: '%' is itself
+		 * percent-encoded); it is kept as "%ZONE", the form net: and
+		 * getaddrinfo use, and printed back as "%25ZONE". */
+		pct = memchr(u + h0, '%', hl);
+		if (pct != NULL) {
+			size_t zo = (size_t)(pct - u);
+
+			if (hl - (zo - h0) < 3 || memcmp(pct, "%25", 3) != 0) {
+				util_set_err(err, errlen, "IPv6 zone in a ws URL is written %%25ZONE (RFC 6874)");
+				return -EINVAL;
+			}
+			memmove(u + zo + 1, u + zo + 3, ul - zo - 3);
+			ul -= 2;
+			hl -= 2;
+			i -= 2;
+			u[ul] = '\0';
+		}
 	} else {
 		h0 = i;
 		while (i < ul && u[i] != ':' && u[i] != '/')
 			i++;
 		hl = i - h0;
-		if (memchr(u + h0, '%', hl) != NULL) {
+		if (memchr(u + h0, '%', hl) != NULL) {   /* zones only on IPv6, in [] */
 			util_set_err(err, errlen, "host is not a host name or IP address");
 			return -EINVAL;
 		}
@@ -506,9 +524,10 @@ static int format_one(const struct addr *a, char *out, size_t outlen, size_t *po
 		hl = strnlen(a->host, sizeof(a->host));
 		if (hl == sizeof(a->host) || !host_valid(a->host, hl) || a->port == 0)
 			return -EINVAL;
-		/* A %zone only means something on this machine: never print it. */
-		emit(out, outlen, pos, "net:%.*s:%u", (int)strcspn(a->host, "%"), a->host,
-		     (unsigned)a->port);
+		/* A %zone is printed as parsed: it only means something on one
+		 * machine, but without it a link-local address is unusable, and
+		 * whatever is accepted must print back the same. */
+		emit(out, outlen, pos, "net:%s:%u", a->host, (unsigned)a->port);
 		break;
 	case ADDR_TUNNEL:
 		keys_id_format(id1, a->portal);
@@ -520,13 +539,17 @@ static int format_one(const struct addr *a, char *out, size_t outlen, size_t *po
 	case ADDR_WS:
 		hl = strnlen(a->host, sizeof(a->host));
 		if (hl == sizeof(a->host) || !host_valid(a->host, hl) || a->port == 0 ||
-		    memchr(a->host, '%', hl) != NULL ||
 		    strnlen(a->path, sizeof(a->path)) == sizeof(a->path) ||
 		    (a->path[0] != '\0' && a->path[0] != '/') ||
 		    strpbrk(a->path, " !;~") != NULL)
 			return -EINVAL;
-		emit(out, outlen, pos, strchr(a->host, ':') ? "%s://[%s]" : "%s://%s",
-		     a->secure ? "wss" : "ws", a->host);
+		hl = strcspn(a->host, "%");
+		emit(out, outlen, pos, strchr(a->host, ':') ? "%s://[%.*s" : "%s://%.*s",
+		     a->secure ? "wss" : "ws", (int)hl, a->host);
+		if (a->host[hl] == '%')
+			emit(out, outlen, pos, "%%25%s", a->host + hl + 1);
+		if (strchr(a->host, ':'))
+			emit(out, outlen, pos, "]");
 		if (a->port != (a->secure ? 443 : 80))
 			emit(out, outlen, pos, ":%u", (unsigned)a->port);
 		emit(out, outlen, pos, "%s", a->path);

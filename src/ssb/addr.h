@@ -9,7 +9,12 @@
  * address is protocol(~protocol)*; data may not hold space, ':', ';', '~'
  * or '!' unescaped ('!' escapes), nor bytes >= 0x7f. For `net` the last
  * field is the port and everything between is the host, so IPv6 hosts
- * appear unbracketed. Pure: no DNS, no sockets. */
+ * appear unbracketed. An IPv6 host may carry a zone (an interface, for
+ * link-local addresses): "net:fe80::1%eth0:8008", and in a ws URL as
+ * RFC 6874 writes it, "ws://[fe80::1%25eth0]:8989"; either way host holds
+ * "fe80::1%eth0" (what getaddrinfo takes) and the zone is printed back.
+ * Every address addr_parse accepts prints back to text that parses to the
+ * same address (fuzz_addr checks it). Pure: no DNS, no sockets. */
 #ifndef FAIRWAY_ADDR_H
 #define FAIRWAY_ADDR_H
 

@@ -111,9 +111,11 @@ static void test_net(void **state)
 	assert_string_equal(a.host, "::1");
 	roundtrip("net:2001:db8::ffff:192.0.2.1:443", NULL, &a);
 	assert_string_equal(a.host, "2001:db8::ffff:192.0.2.1");
-	/* the zone is kept for dialling, dropped when printing */
-	roundtrip("net:fe80::1%eth0:8008~shs:" BOB_KEY, "net:fe80::1:8008~shs:" BOB_KEY, &a);
+	/* the zone is kept for dialling and printed back as it came */
+	roundtrip("net:fe80::1%eth0:8008~shs:" BOB_KEY, NULL, &a);
 	assert_string_equal(a.host, "fe80::1%eth0");
+	roundtrip("net:::1%0:8289", NULL, &a);
+	assert_string_equal(a.host, "::1%0");
 
 	/* empty host means localhost */
 	roundtrip("net::8008~shs:" BOB_KEY, "net:localhost:8008~shs:" BOB_KEY, &a);
@@ -203,6 +205,13 @@ static void test_ws(void **state)
 		{ "ws://[::g]", "not a host name" },
 		{ "ws://a@b", "not a host name" },
 		{ "ws://h%eth0", "not a host name" },
+		{ "ws://h%25eth0", "not a host name" },        /* zones only on IPv6 */
+		/* the ws branch's fuzz_addr crash: accepted, then not printable */
+		{ "ws://[::1%0]:8289", "%25ZONE" },
+		{ "ws://[::1%2]", "%25ZONE" },
+		{ "ws://[::1%25]", "not a host name" },
+		{ "ws://[::1%25a%25b]", "not a host name" },
+		{ "ws://[::1%25a:b]", "not a host name" },
 		{ "ws://h:80~shs:" BOB_KEY "~noauth", "unsupported transform" },
 		{ "ws://h/a!~b", "escaped" },
 	};
@@ -227,6 +236,12 @@ static void test_ws(void **state)
 	roundtrip("ws://[::1]:8989/room~shs:" BOB_KEY, NULL, &a);
 	assert_string_equal(a.host, "::1");
 	assert_string_equal(a.path, "/room");
+	/* a zone as RFC 6874 writes it in a URL; kept as getaddrinfo wants it */
+	roundtrip("ws://[fe80::1%25eth0]:8989/r~shs:" BOB_KEY, NULL, &a);
+	assert_string_equal(a.host, "fe80::1%eth0");
+	assert_string_equal(a.path, "/r");
+	roundtrip("wss://[::1%2525]", NULL, &a);
+	assert_string_equal(a.host, "::1%25");
 	roundtrip("ws://127.0.0.1/~shs:" BOB_KEY, NULL, &a);
 	assert_string_equal(a.path, "/");
 	/* a ':' in the path prints back as it came */
