@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "conn.h"
@@ -19,6 +20,7 @@
 #include "relay.h"
 #include "sched.h"
 #include "tunnel.h"
+#include "wsconn.h"
 
 /* One connected (authenticated or handshaking) peer. */
 struct peer {
@@ -795,6 +797,33 @@ void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *l
 		return;
 	}
 	peer_admit(p, q);
+}
+
+int portal_accept_ws(struct portal *p, int fd, const char *extra, size_t n,
+                     const struct sockaddr *peer)
+{
+	struct peer *q;
+	struct conn_cfg cfg;
+	int rc;
+
+	if (p->stopping) {
+		close(fd);
+		return -ESHUTDOWN;
+	}
+	q = peer_new(p);
+	if (q == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	cfg = peer_cfg(p, q);
+	rc = wsconn_accept(&cfg, fd, (const uint8_t *)extra, n, peer, &q->c);
+	if (rc < 0) {
+		log_warn("WebSocket accept: %s", strerror(-rc));
+		free(q);
+		return rc;
+	}
+	peer_admit(p, q);
+	return 0;
 }
 
 static int build_api(struct portal *p)

@@ -23,6 +23,7 @@ struct ws {
 	uint64_t heard_ms, ping_ms; /* last message from the peer, last ping */
 	uint64_t wire, payload;
 	bool finished;
+	bool in_feed;               /* inside wslay_event_recv: queue, do not send */
 	uint16_t code;              /* the close code we queued, if any */
 	char why[64];
 };
@@ -89,7 +90,10 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 	(void)ctx;
 	switch (a->opcode) {
 	case WSLAY_BINARY_FRAME:
-		if (!wslay_event_get_close_sent(w->ctx))
+		/* After our clean close (1000: the SSB goodbyes are out) the
+		 * peer may still be sending, as over a half-closed TCP socket;
+		 * after a close for a fault nothing more goes up. */
+		if (w->code == 0 || w->code == 1000)
 			w->ops->message(w->arg, a->msg, a->msg_length);
 		break;
 	case WSLAY_TEXT_FRAME:
@@ -112,6 +116,8 @@ static int settle(struct ws *w, int rc)
 {
 	if (w->finished)
 		return -EPIPE;
+	if (w->in_feed)             /* ws_feed settles once wslay is out */
+		return 0;
 	if (rc != 0 || (!wslay_event_want_read(w->ctx) && !wslay_event_want_write(w->ctx))) {
 		uint16_t code = w->code;
 
@@ -176,7 +182,11 @@ int ws_feed(struct ws *w, const uint8_t *p, size_t len, uint64_t now_ms)
 		w->heard_ms = now_ms;
 	w->in = p;
 	w->inlen = len;
+	/* ops->message may answer at once (the SHS reply): ws_send then only
+	 * queues, and what it queued goes out below. */
+	w->in_feed = true;
 	rc = wslay_event_recv(w->ctx);
+	w->in_feed = false;
 	w->in = NULL;
 	w->inlen = 0;
 	if (rc == 0)
@@ -197,6 +207,8 @@ int ws_send(struct ws *w, const uint8_t *p, size_t len)
 	if (rc != 0)
 		return -EPIPE;
 	w->payload += len;
+	if (w->in_feed)
+		return 0;
 	return settle(w, wslay_event_send(w->ctx));
 }
 
@@ -230,7 +242,14 @@ int ws_close(struct ws *w, uint16_t code, const char *why)
 	if (w->finished)
 		return -EPIPE;
 	queue_close(w, code, why);
+	if (w->in_feed)
+		return 0;
 	return settle(w, wslay_event_send(w->ctx));
+}
+
+void ws_alive(struct ws *w, uint64_t now_ms)
+{
+	w->heard_ms = now_ms;
 }
 
 size_t ws_queued(const struct ws *w)
@@ -286,11 +305,14 @@ int ws_client_request(char *out, size_t outlen, const char *host, uint16_t port,
                       const char *path, const char *key)
 {
 	bool v6 = strchr(host, ':') != NULL;
+	/* An IPv6 zone names an interface here, nothing to the server: it
+	 * stays out of Host (RFC 6874 §4). */
+	int hl = (int)strcspn(host, "%");
 	int n = snprintf(out, outlen,
-	                 "GET %s HTTP/1.1\r\nHost: %s%s%s:%u\r\nUpgrade: websocket\r\n"
+	                 "GET %s HTTP/1.1\r\nHost: %s%.*s%s:%u\r\nUpgrade: websocket\r\n"
 	                 "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
 	                 "Sec-WebSocket-Version: 13\r\n\r\n",
-	                 path[0] != '\0' ? path : "/", v6 ? "[" : "", host, v6 ? "]" : "",
+	                 path[0] != '\0' ? path : "/", v6 ? "[" : "", hl, host, v6 ? "]" : "",
 	                 (unsigned)port, key);
 
 	if (n < 0 || (size_t)n >= outlen)

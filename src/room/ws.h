@@ -65,6 +65,9 @@ size_t ws_queued(const struct ws *w);
 uint64_t ws_wire_bytes(const struct ws *w);
 uint64_t ws_payload_bytes(const struct ws *w);
 bool ws_is_finished(const struct ws *w);
+/* The peer counts as heard at now_ms (we stopped reading it for
+ * backpressure: its pongs wait in the socket, it is not dead). */
+void ws_alive(struct ws *w, uint64_t now_ms);
 
 /* ---- the opening handshake (RFC 6455 §4) ---- */
 
