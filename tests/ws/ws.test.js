@@ -267,3 +267,49 @@ test('a refused upgrade and wss:// are clear errors', { timeout: 20000 }, async 
   assert.equal(w.code, 2)
   assert.match(w.stderr, /wss:\/\/ needs TLS.*local TLS proxy/)
 })
+
+// A TCP service that sends size random bytes to whoever connects and
+// resolves their sha256; and a client that reads a port to its end.
+async function bulkService (size) {
+  const data = crypto.randomBytes(size)
+  const srv = net.createServer((c) => { c.on('error', () => {}); c.end(data) })
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  return { srv, port: srv.address().port, sha: crypto.createHash('sha256').update(data).digest('hex') }
+}
+function readAll (port) {
+  return new Promise((resolve, reject) => {
+    const h = crypto.createHash('sha256')
+    let n = 0
+    const c = net.connect({ host: '127.0.0.1', port })
+    c.on('data', (d) => { h.update(d); n += d.length })
+    c.on('end', () => resolve({ n, sha: h.digest('hex') }))
+    c.on('error', reject)
+  })
+}
+
+async function bulk (hostVia, connectVia) {
+  const size = 16 << 20
+  const svc = await bulkService(size)
+  const g = await startGate()
+  const h = L.spawnFairway(s, ['host', '--portal', g[hostVia], '--secret', s.ids.host.secret,
+    '--caps', L.CAPS, '--expose', `bulk=127.0.0.1:${svc.port}`])
+  let c
+  try {
+    const tunnel = await L.withTimeout(h.line, 8000, 'the host announcing itself')
+    const port = await L.freePort()
+    c = L.spawnFairway(s, ['connect', tunnel, '--portal', g[connectVia], '--secret', s.ids.caller.secret,
+      '--caps', L.CAPS, '-L', `127.0.0.1:${port}:bulk`])
+    await L.withTimeout(c.line, 10000, 'the forwarding line')
+    const got = await L.withTimeout(readAll(port), 60000, '16 MiB through the tunnel')
+    assert.equal(got.n, size)
+    assert.equal(got.sha, svc.sha)
+  } finally {
+    if (c) await c.stop()
+    await h.stop()
+    await g.stop()
+    svc.srv.close()
+  }
+}
+
+test('16 MiB from a host on ws:// to a TCP caller arrives intact', { timeout: 90000 }, () => bulk('ws', 'net'))
+test('16 MiB from a TCP host to a ws:// caller arrives intact', { timeout: 90000 }, () => bulk('net', 'ws'))
