@@ -361,16 +361,16 @@ int ws_client_response(const uint8_t *p, size_t len, const char *key, char *err,
 	char want[WS_ACCEPT_LEN + 1];
 	size_t hl, vlen;
 
-	for (size_t i = 0; i + 4 <= len && end == NULL; i++)
+	for (size_t i = 0; i + 4 <= len && i <= WS_HEAD_MAX && end == NULL; i++)
 		if (memcmp(p + i, "\r\n\r\n", 4) == 0)
 			end = p + i + 4;
-	if (end == NULL) {
-		if (len > 8192) {
-			snprintf(err, errlen, "WebSocket upgrade response head over 8 KiB");
-			return -E2BIG;
-		}
-		return 0;
+	/* The cap holds whether or not the end came in the same read. */
+	if ((end == NULL && len > WS_HEAD_MAX) || (end != NULL && end - p > WS_HEAD_MAX)) {
+		snprintf(err, errlen, "WebSocket upgrade response head over 8 KiB");
+		return -E2BIG;
 	}
+	if (end == NULL)
+		return 0;
 	hl = (size_t)(end - p);
 	if (hl < 12 || memcmp(head, "HTTP/1.1 101", 12) != 0) {
 		const char *eol = memchr(head, '\r', hl);

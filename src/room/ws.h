@@ -73,6 +73,7 @@ void ws_alive(struct ws *w, uint64_t now_ms);
 
 #define WS_KEY_LEN 24      /* base64 of 16 random bytes */
 #define WS_ACCEPT_LEN 28   /* base64 of a SHA-1 */
+#define WS_HEAD_MAX 8192   /* longest response head a client takes */
 
 /* Sec-WebSocket-Accept for key: base64(SHA-1(key ‖ 258EAFA5-E914-47DA-
  * 95CA-C5AB0DC85B11)). SHA-1 from GnuTLS (libsodium has none; GnuTLS is

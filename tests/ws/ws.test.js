@@ -313,3 +313,19 @@ async function bulk (hostVia, connectVia) {
 
 test('16 MiB from a host on ws:// to a TCP caller arrives intact', { timeout: 90000 }, () => bulk('ws', 'net'))
 test('16 MiB from a TCP host to a ws:// caller arrives intact', { timeout: 90000 }, () => bulk('net', 'ws'))
+
+test('a peer that upgrades and then sends nothing is closed at the handshake timeout', { timeout: 20000 }, async () => {
+  const g = await startGate(['--handshake-timeout', '800'])
+  try {
+    const t0 = Date.now()
+    const r = await wsRaw(g.wsPort)
+    await L.waitFor(() => closeCode(r.data()) !== null, 4000, 'a close frame')
+    const ms = Date.now() - t0
+    assert.ok(ms >= 700 && ms < 3000, `closed after ${ms} ms`)
+    assert.equal(closeCode(r.data()), 1001)
+    await L.waitFor(() => /closed: handshake timed out after 800 ms/.test(g.stderr()), 2000, 'the log line')
+    r.sock.destroy()
+  } finally {
+    await g.stop()
+  }
+})

@@ -7,7 +7,7 @@
  * merged; once `fairway portal --http` serves WebSocket, the tests move
  * to it and this file goes. Not installed, not part of the portal.
  *
- *   ws_gate --secret FILE --caps B64 [--max-conns-per-ip N]
+ *   ws_gate --secret FILE --caps B64 [--max-conns-per-ip N] [--handshake-timeout MS]
  *   stdout: net:127.0.0.1:P~shs:K
  *           ws://127.0.0.1:G~shs:K
  *
@@ -187,16 +187,18 @@ int main(int argc, char **argv)
 	                { "secret", required_argument, NULL, 's' },
 	                { "caps", required_argument, NULL, 'k' },
 	                { "max-conns-per-ip", required_argument, NULL, 'm' },
+	                { "handshake-timeout", required_argument, NULL, 't' },
 	                { NULL, 0, NULL, 0 } }, NULL)) != -1) {
 		switch (c) {
 		case 's': secret = optarg; break;
 		case 'k': caps = optarg; break;
 		case 'm': cfg.limits.conns_per_ip = (unsigned)atoi(optarg); break;
+		case 't': cfg.handshake_timeout_ms = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
 	if (secret == NULL || caps == NULL || keys_pk_parse_b64(caps, strlen(caps), net_key) != 0) {
-		fprintf(stderr, "usage: ws_gate --secret FILE --caps B64 [--max-conns-per-ip N]\n");
+		fprintf(stderr, "usage: ws_gate --secret FILE --caps B64 [--max-conns-per-ip N] [--handshake-timeout MS]\n");
 		return 2;
 	}
 	if (keys_load_file(secret, &id, err, sizeof(err)) != 0) {
