@@ -329,3 +329,23 @@ test('a peer that upgrades and then sends nothing is closed at the handshake tim
     await g.stop()
   }
 })
+
+test('a server that accepts and never answers the upgrade: the client gives up at its set-up deadline', { timeout: 40000 }, async () => {
+  const held = []
+  const srv = net.createServer((c) => { held.push(c); c.on('error', () => {}) })
+  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
+  const key = s.ids.room.id.slice(1, -8)
+  try {
+    const t0 = Date.now()
+    const r = await L.fw(s, ['ping', `ws://127.0.0.1:${srv.address().port}~shs:${key}`,
+      '--secret', s.ids.caller.secret, '--caps', L.CAPS, '-c', '1'], 30000)
+    const ms = Date.now() - t0
+    assert.equal(r.code, 1, r.stderr)
+    assert.match(r.stderr, /WebSocket set-up \(upgrade\) timed out/)
+    assert.ok(ms >= 14000 && ms < 25000, `gave up after ${ms} ms (the default handshake timeout is 15 s)`)
+    assert.equal(held.length, 1)
+  } finally {
+    for (const c of held) c.destroy()
+    srv.close()
+  }
+})
