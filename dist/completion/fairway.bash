@@ -40,6 +40,9 @@ _fairway()
 	--privacy)
 		COMPREPLY=($(compgen -W "open community restricted" -- "$cur"))
 		return 0 ;;
+	--role)
+		COMPREPLY=($(compgen -W "member moderator admin" -- "$cur"))
+		return 0 ;;
 	--backend)
 		COMPREPLY=($(compgen -W "nft iptables" -- "$cur"))
 		return 0 ;;
@@ -62,6 +65,27 @@ _fairway()
 	nat)
 		if [ "$COMP_CWORD" -eq $((i + 1)) ] && [[ $cur != -* ]]; then
 			COMPREPLY=($(compgen -W "start stop info run probe" -- "$cur"))
+			return 0
+		fi ;;
+	member|invite|alias|deny|room)
+		local verbs
+		case $cmd in
+		member) verbs="add rm list role" ;;
+		invite) verbs="create list revoke" ;;
+		alias) verbs="list rm" ;;
+		deny) verbs="add rm list" ;;
+		room) verbs="set show import" ;;
+		esac
+		if [ "$COMP_CWORD" -eq $((i + 1)) ] && [[ $cur != -* ]]; then
+			COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
+			return 0
+		fi
+		if [ "$cmd" = room ] && [ "$prev" = set ]; then
+			COMPREPLY=($(compgen -W "privacy name description" -- "$cur"))
+			return 0
+		fi
+		if [ "$cmd" = room ] && [ "$prev" = privacy ]; then
+			COMPREPLY=($(compgen -W "open community restricted" -- "$cur"))
 			return 0
 		fi ;;
 	esac

@@ -188,3 +188,18 @@ int cli_parse_duration(const char *cmd, const char *opt, const char *s, unsigned
 	*out = v;
 	return 0;
 }
+
+int cli_default_db(char *out, size_t len)
+{
+	char secret[4096];
+	char *slash;
+	int n;
+
+	if (keys_default_path(secret, sizeof(secret)) != 0)
+		return -ENOENT;
+	slash = strrchr(secret, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	n = snprintf(out, len, "%s/room.db", slash != NULL ? secret : ".");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}

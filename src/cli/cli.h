@@ -55,4 +55,9 @@ struct conn_cfg;
 int cli_dial(const struct conn_cfg *cfg, const struct addr *net, const struct addr *tun,
              struct conn **handle);
 
+/* $FAIRWAY_HOME/room.db (FAIRWAY_HOME default ~/.fairway): the room
+ * database used when none is named and the file exists (portal), or
+ * always (the operator commands without a running portal). */
+int cli_default_db(char *out, size_t len);
+
 #endif

@@ -18,5 +18,11 @@ int cmd_info(int argc, char **argv);
 int cmd_stop(int argc, char **argv);   /* also `reload` */
 int cmd_nat(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+/* cmd_room.c: the room's operator commands (roomadm.h) */
+int cmd_member(int argc, char **argv);
+int cmd_invite(int argc, char **argv);
+int cmd_alias(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
+int cmd_room(int argc, char **argv);
 
 #endif

@@ -135,9 +135,10 @@ static void print_info(json_t *r)
 	printf(" connections %lld (%lld in handshake)  attendants %lld  tunnels %lld open, %lld opened\n",
 	       num(r, "connections"), num(r, "handshaking"), num(r, "attendants"),
 	       num(r, "tunnels_open"), num(k, "tunnels_opened"));
-	printf(" refused: per-address %lld, pending %lld, denied %lld, not-member %lld, "
-	       "tunnels-per-peer %lld, multi-hop %lld, unknown-target %lld; idle closes %lld\n",
-	       num(k, "refused_conns_per_ip"), num(k, "refused_pending"), num(k, "refused_denied"),
+	printf(" refused: per-address %lld, pending %lld (per-address %lld, evicted %lld), denied %lld, "
+	       "not-member %lld, tunnels-per-peer %lld, multi-hop %lld, unknown-target %lld; idle closes %lld\n",
+	       num(k, "refused_conns_per_ip"), num(k, "refused_pending"),
+	       num(k, "refused_pending_per_ip"), num(k, "evicted_handshakes"), num(k, "refused_denied"),
 	       num(k, "refused_not_member"), num(k, "refused_tunnels_per_peer"),
 	       num(k, "refused_multihop"), num(k, "refused_unknown_target"), num(k, "closed_idle"));
 	printf(" tunnels ended for stalling their sender: %lld\n", num(k, "closed_blocked"));

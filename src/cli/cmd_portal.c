@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sodium.h>
 #include <uv.h>
 
@@ -25,6 +26,8 @@
 #include "portal.h"
 #include "sched.h"
 #include "store.h"
+#include "roomadm.h"
+#include <time.h>
 
 /* Everything a portal is configured with, owned here. */
 struct settings {
@@ -38,6 +41,9 @@ struct settings {
 	struct portal_sched sched;      /* .users points into users */
 	struct portal_user *users;      /* names and ids owned */
 	size_t n_users;
+	bool privacy_in_file;           /* the policy file says privacy = … */
+	char db[POLICY_PATH_MAX];       /* the policy file's db = … ("" none) */
+	char *store_name;               /* the room store's name (owned), NULL: none */
 };
 
 /* What the command line said, applied over the file. */
@@ -58,6 +64,8 @@ struct portal_run {
 	struct ctl *ctl;
 	const char *policy_path;
 	const struct overrides *ov;
+	struct store *store;   /* the room store, NULL: none */
+	const char *public_url;   /* cfg.public_url, for invite links */
 	struct settings cur;
 	uv_signal_t sigint, sigterm, sighup;
 	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
@@ -77,6 +85,8 @@ static void settings_free(struct settings *s)
 	s->sched.n_users = 0;
 	free(s->members);
 	free(s->denied);
+	free(s->store_name);
+	s->store_name = NULL;
 	s->members = s->denied = NULL;
 	s->n_members = s->n_denied = 0;
 }
@@ -179,6 +189,7 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	n.n_members = n.n_denied = 0;
 	n.users = NULL;
 	n.n_users = 0;
+	n.store_name = NULL;
 	memset(&n.sched, 0, sizeof(n.sched));
 	/* Kept apart from line: a Fair NAT config always brings notes of its
 	 * own, and this message must come out after them, not be lost. */
@@ -208,6 +219,16 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	if (pol.portal.listen[0] != '\0')
 		snprintf(n.listen, sizeof(n.listen), "%s", pol.portal.listen);
 	snprintf(n.name, sizeof(n.name), "%s", pol.portal.name);
+	n.privacy_in_file = pol.portal.privacy_set;
+	n.db[0] = '\0';
+	/* db = FILE: relative to the policy file's directory. */
+	if (pol.portal.db[0] != '\0') {
+		const char *slash = strrchr(path, '/');
+		int len = pol.portal.db[0] == '/' || slash == NULL ? 0 : (int)(slash - path + 1);
+
+		if (snprintf(n.db, sizeof(n.db), "%.*s%s", len, path, pol.portal.db) >= (int)sizeof(n.db))
+			n.db[0] = '\0';
+	}
 	n.privacy = pol.portal.privacy == POLICY_PRIVACY_RESTRICTED ? PORTAL_RESTRICTED
 	          : pol.portal.privacy == POLICY_PRIVACY_COMMUNITY ? PORTAL_COMMUNITY
 	                                                           : PORTAL_OPEN;
@@ -269,9 +290,47 @@ static int settings_override(struct settings *s, const struct overrides *o)
 	return 0;
 }
 
+static enum portal_privacy privacy_of_mode(enum store_mode m)
+{
+	return m == STORE_MODE_OPEN ? PORTAL_OPEN : m == STORE_MODE_RESTRICTED ? PORTAL_RESTRICTED
+	                                                                       : PORTAL_COMMUNITY;
+}
+
+static enum store_mode mode_of_privacy(enum portal_privacy v)
+{
+	return v == PORTAL_OPEN ? STORE_MODE_OPEN : v == PORTAL_RESTRICTED ? STORE_MODE_RESTRICTED
+	                                                                   : STORE_MODE_COMMUNITY;
+}
+
+/* With a room store, its privacy mode and its name (when set) are the
+ * room's: `fairway room set` changes them at run time and a reload must
+ * not undo that. A policy file saying otherwise is logged, not obeyed.
+ * Returns 0 or -1 (out of memory). */
+static int settings_from_store(struct settings *s, struct store *st)
+{
+	char *name = NULL;
+
+	if (st == NULL)
+		return 0;
+	if (s->privacy_in_file && mode_of_privacy(s->privacy) != store_mode_get(st))
+		log_warn("the policy file says privacy %s, the room database %s: the database's counts "
+		         "(change it with: fairway room set privacy MODE)",
+		         portal_privacy_name(s->privacy), store_mode_name(store_mode_get(st)));
+	s->privacy = privacy_of_mode(store_mode_get(st));
+	if (store_text_get(st, "name", &name) != 0)
+		return -1;
+	free(s->store_name);
+	s->store_name = NULL;
+	if (name[0] != '\0')
+		s->store_name = name;
+	else
+		free(name);
+	return 0;
+}
+
 static void settings_to_cfg(const struct settings *s, struct portal_cfg *cfg)
 {
-	cfg->name = s->name[0] != '\0' ? s->name : NULL;
+	cfg->name = s->store_name != NULL ? s->store_name : s->name[0] != '\0' ? s->name : NULL;
 	cfg->privacy = s->privacy;
 	cfg->members = (const uint8_t (*)[32])s->members;
 	cfg->n_members = s->n_members;
@@ -340,7 +399,7 @@ static json_t *reload(struct portal_run *run)
 		                 "this portal was started without a policy file (-c): nothing to reload");
 	settings_defaults(&next);
 	if (settings_from_policy(&next, run->policy_path, errs, sizeof(errs)) != 0 ||
-	    settings_override(&next, run->ov) != 0) {
+	    settings_override(&next, run->ov) != 0 || settings_from_store(&next, run->store) != 0) {
 		settings_free(&next);
 		log_warn("reload of %s refused; the running policy stays", run->policy_path);
 		if (errs[0] != '\0' && errs[strlen(errs) - 1] == '\n')
@@ -349,6 +408,8 @@ static json_t *reload(struct portal_run *run)
 	}
 	if (strcmp(next.listen, run->cur.listen) != 0)
 		log_warn("reload: listen changed to %s; that takes a restart", next.listen);
+	if (strcmp(next.db, run->cur.db) != 0)
+		log_warn("reload: db changed to %s; that takes a restart", next.db[0] ? next.db : "(none)");
 	settings_to_cfg(&next, &cfg);
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
@@ -357,6 +418,30 @@ static json_t *reload(struct portal_run *run)
 	         run->policy_path, portal_privacy_name(next.privacy), next.n_members,
 	         next.n_denied, next.n_users, (unsigned long long)next.sched.link_rate);
 	return json_pack("{s:b}", "ok", 1);
+}
+
+/* fairway member|invite|alias|deny|room on the running portal: the change
+ * is committed by roomadm, then takes effect at once. */
+static json_t *room_ctl(struct portal_run *run, json_t *req)
+{
+	struct roomadm_ctx ctx = { .public_url = run->public_url, .now = (int64_t)time(NULL) };
+	struct roomadm_effect eff;
+	struct portal_cfg cfg = { 0 };
+	json_t *r;
+
+	if (run->store == NULL)
+		return json_pack("{s:b,s:s,s:b}", "ok", 0, "error",
+		                 "this portal runs without a room database (start it with --db FILE, "
+		                 "or policy key db)", "usage", 0);
+	r = roomadm_exec(run->store, req, &ctx, &eff);
+	if (eff.key_changed)
+		portal_membership_changed(run->portal, eff.key);
+	if (eff.room_changed && settings_from_store(&run->cur, run->store) == 0) {
+		settings_to_cfg(&run->cur, &cfg);
+		portal_reconfigure(run->portal, &cfg);
+		log_info("room settings changed: privacy %s", portal_privacy_name(run->cur.privacy));
+	}
+	return r;
 }
 
 static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
@@ -380,6 +465,8 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 		uv_idle_start(&run->stop_soon, stop_soon_cb);
 		return json_pack("{s:b}", "ok", 1);
 	}
+	if (strcmp(cmd, "room") == 0)
+		return room_ctl(run, req);
 	return NULL;
 }
 
@@ -504,7 +591,8 @@ int cmd_portal(int argc, char **argv)
 	struct portal_run run = { .ov = &ov };
 	const char *secret = NULL, *caps = NULL, *ctl_path = NULL, *via = NULL, *db = NULL;
 	struct store *store = NULL;
-	char dberr[512];
+	char dberr[512], db_def[4096];
+	const char *db_what = "--db";
 	struct host_cfg hc = { 0 };
 	char host[256], err[256], ctl_def[4096];
 	uint8_t net_key[32];
@@ -519,13 +607,6 @@ int cmd_portal(int argc, char **argv)
 	rc = parse_args(argc, argv, &ov, &secret, &caps, &run.policy_path, &ctl_path, &via, &db);
 	if (rc != 0)
 		goto out;
-	/* --db: the room store; its members and denied keys count beside the
-	 * policy file's. A database we cannot use is a configuration error. */
-	if (db != NULL && store_open(db, &store, dberr, sizeof(dberr)) != 0) {
-		fprintf(stderr, "fairway portal: --db: %s\n", dberr);
-		rc = EXIT_USAGE;
-		goto out;
-	}
 	if (via != NULL && (addr_parse(via, strlen(via), &hc.portal, err, sizeof(err)) != 0 ||
 	                    hc.portal.kind != ADDR_NET || !hc.portal.has_shs)) {
 		fprintf(stderr, "fairway portal: --via wants net:HOST:PORT~shs:KEY (%s)\n",
@@ -539,6 +620,34 @@ int cmd_portal(int argc, char **argv)
 		goto out;
 	}
 	if (settings_override(&run.cur, &ov) != 0) {
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	/* The room store: --db, else the policy's db, else
+	 * $FAIRWAY_HOME/room.db if it exists (no store otherwise: a plain
+	 * relay needs none). Its members and denied keys count beside the
+	 * policy file's. A database we cannot use is a configuration error. */
+	if (db == NULL && run.cur.db[0] != '\0')
+		db = run.cur.db, db_what = "db";
+	if (db == NULL && cli_default_db(db_def, sizeof(db_def)) == 0 && access(db_def, F_OK) == 0)
+		db = db_def, db_what = db_def;
+	if (db != NULL && store_open(db, &store, dberr, sizeof(dberr)) != 0) {
+		fprintf(stderr, "fairway portal: %s: %s\n", db_what, dberr);
+		rc = EXIT_USAGE;
+		goto out;
+	}
+	run.store = store;
+	/* --privacy and --name are written into the store (as go-ssb-room's
+	 * -mode): what the operator said last counts, then and after. */
+	if (store != NULL && ((ov.privacy_set && store_mode_set(store, mode_of_privacy(ov.privacy)) != 0) ||
+	                      (ov.name != NULL && store_text_set(store, "name", ov.name) != 0))) {
+		fprintf(stderr, "fairway portal: %s: cannot write the privacy mode or name: %s\n",
+		        db_what, store_errmsg(store));
+		rc = EXIT_RUNTIME;
+		goto out;
+	}
+	if (settings_from_store(&run.cur, store) != 0) {
+		fprintf(stderr, "fairway portal: %s: %s\n", db_what, store_errmsg(store));
 		rc = EXIT_RUNTIME;
 		goto out;
 	}
@@ -559,6 +668,7 @@ int cmd_portal(int argc, char **argv)
 	cfg.listen_fd = daemon_listen_fd("ssb");
 	if (cfg.listen_fd > 2)
 		log_info("using the listening socket passed by the service manager (fd %d)", cfg.listen_fd);
+	run.public_url = cfg.public_url;
 	rc = portal_start(&cfg, &run.portal, err, sizeof(err));
 	if (rc < 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
@@ -590,10 +700,11 @@ int cmd_portal(int argc, char **argv)
 	printf("%s\n", portal_address(run.portal));
 	fflush(stdout);
 	daemon_notify("READY=1");
-	log_info("portal listening on %s, privacy %s, %zu members%s%s",
+	log_info("portal listening on %s, privacy %s, %zu members%s%s%s%s",
 	         portal_address(run.portal), portal_privacy_name(run.cur.privacy),
-	         run.cur.n_members, run.ctl != NULL ? ", control socket " : "",
-	         run.ctl != NULL ? ctl_path : "");
+	         run.cur.n_members + (store != NULL ? store_member_count(store) : 0),
+	         run.ctl != NULL ? ", control socket " : "", run.ctl != NULL ? ctl_path : "",
+	         store != NULL ? ", room database " : "", store != NULL ? db : "");
 
 	if (via != NULL) {
 		hc.loop = loop;

@@ -555,7 +555,7 @@ enum gkey {
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -583,6 +583,7 @@ static const struct {
 	[K_TUNNELS_PER_PEER] = { "max-tunnels-per-peer", S_PORTAL },
 	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
+	[K_DB] = { "db", S_PORTAL },
 };
 
 /* "600s", "15000ms", "10min", or bare milliseconds (policy.h). */
@@ -867,6 +868,7 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			perr(p, c->cur_line, "listen: expected HOST:PORT, got \"%s\"", val);
 		break;
 	case K_PRIVACY:
+		p->portal.privacy_set = true;
 		if (streq_ci(val, "open"))
 			p->portal.privacy = POLICY_PRIVACY_OPEN;
 		else if (streq_ci(val, "community"))
@@ -875,6 +877,12 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			p->portal.privacy = POLICY_PRIVACY_RESTRICTED;
 		else
 			perr(p, c->cur_line, "privacy: expected open, community or restricted, got \"%s\"", val);
+		break;
+	case K_DB:
+		if (*val == '\0' || strlen(val) >= sizeof(p->portal.db))
+			perr(p, c->cur_line, "db: expected a file path of 1..%zu characters", sizeof(p->portal.db) - 1);
+		else
+			snprintf(p->portal.db, sizeof(p->portal.db), "%s", val);
 		break;
 	case K_NAME:
 		if (*val == '\0' || strlen(val) >= sizeof(p->portal.name))

@@ -137,6 +137,8 @@ struct policy_portal {
 	char listen[POLICY_PATH_MAX];
 	char name[POLICY_NAME_MAX];  /* room name in room.metadata ("" = default) */
 	enum policy_privacy privacy;
+	bool privacy_set;            /* the file says privacy = … */
+	char db[POLICY_PATH_MAX];    /* db = FILE: the room store ("" = none given) */
 	bool guest;                  /* peers in no user share a guest class */
 	char **deny;                 /* "@…=.ed25519" refused after the handshake; owned */
 	size_t n_deny;

@@ -15,7 +15,7 @@
 #include "keys.h"
 #include "log.h"
 
-#define CTL_REQUEST_MAX 4096     /* a request is one short line */
+#define CTL_REQUEST_MAX (512u << 10)   /* one line; room texts reach 64 KiB */
 #define CTL_REPLY_MAX (16u << 20)
 
 struct ctl {
@@ -29,9 +29,9 @@ struct ctl {
 struct ctl_client {
 	uv_pipe_t pipe;
 	struct ctl *ctl;
-	char buf[CTL_REQUEST_MAX];
 	size_t len;
 	bool answered;
+	char buf[CTL_REQUEST_MAX];
 };
 
 int ctl_default_path(const char *secret_path, char *out, size_t len)
@@ -244,8 +244,17 @@ void ctl_stop(struct ctl *c)
 
 json_t *ctl_request(const char *path, const char *cmd, char *err, size_t errlen)
 {
+	json_t *req = json_pack("{s:s}", "cmd", cmd), *r;
+
+	r = req != NULL ? ctl_request_json(path, req, err, errlen) : NULL;
+	json_decref(req);
+	return r;
+}
+
+json_t *ctl_request_json(const char *path, const json_t *req, char *err, size_t errlen)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char line[256];
+	char *line = NULL;
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
 	json_t *reply = NULL;
@@ -262,8 +271,14 @@ json_t *ctl_request(const char *path, const char *cmd, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s (is a portal running?)", path, strerror(errno));
 		goto out;
 	}
-	n = snprintf(line, sizeof(line), "{\"cmd\":\"%s\"}\n", cmd);
-	if (write(fd, line, (size_t)n) != n) {
+	line = json_dumps(req, JSON_COMPACT);
+	if (line == NULL || strlen(line) + 1 > CTL_REQUEST_MAX) {
+		snprintf(err, errlen, "%s: request too long", path);
+		goto out;
+	}
+	n = (int)strlen(line);
+	line[n] = '\n';   /* over the NUL: written by length */
+	if (write(fd, line, (size_t)n + 1) != n + 1) {
 		snprintf(err, errlen, "%s: write failed", path);
 		goto out;
 	}
@@ -301,6 +316,7 @@ json_t *ctl_request(const char *path, const char *cmd, char *err, size_t errlen)
 out:
 	if (fd >= 0)
 		close(fd);
+	free(line);
 	free(buf);
 	return reply;
 }

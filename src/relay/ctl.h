@@ -7,6 +7,7 @@
  *   -> {"cmd":"info"}          <- {"ok":true, ...state...}
  *   -> {"cmd":"stop"}          <- {"ok":true}            (then the portal stops)
  *   -> {"cmd":"reload"}        <- {"ok":true} | {"ok":false,"error":"file:line: ..."}
+ *   -> {"cmd":"room","op":…}   <- roomadm.h (members, invites, aliases, denied, settings)
  *
  * The commands are callbacks, so ctl knows nothing of portals. */
 #ifndef FAIRWAY_CTL_H
@@ -31,6 +32,8 @@ void ctl_stop(struct ctl *c);   /* closes and unlinks; frees when libuv is done 
 /* Client side: sends {"cmd":cmd} to path and returns the reply (new
  * reference) or NULL with a reason in err. Blocking; for the CLI. */
 json_t *ctl_request(const char *path, const char *cmd, char *err, size_t errlen);
+/* The same with a whole request object (borrowed; at most 512 KiB). */
+json_t *ctl_request_json(const char *path, const json_t *req, char *err, size_t errlen);
 
 /* portal.sock beside the secret file: beside secret_path when given,
  * else in $FAIRWAY_HOME (default ~/.fairway). */

@@ -5,14 +5,19 @@
 #include <sodium.h>
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
+#include "admit.h"
 #include "conn.h"
 #include "log.h"
 #include "muxrpc.h"
@@ -33,6 +38,12 @@ struct peer {
 	struct relay_port *port;  /* its place in the scheduler, once authenticated */
 	long user;          /* index into cfg.sched.users; -1: guest */
 	bool read_paused;   /* stopped by the read pacing */
+	/* Admission counts (admit.h): the address entry this peer counts in
+	 * (NULL once it is leaving, and for tunneled peers), and whether it
+	 * still counts as a pending handshake. */
+	struct admit_addr *addr;
+	bool pending;
+	uint64_t accepted_ms;
 	char ip[64];
 };
 
@@ -72,8 +83,24 @@ struct portal {
 	struct rbucket rlink, rguest, *ruser;   /* read pacing (rate-down) */
 	uv_timer_t rtimer;
 	bool rtimer_on;
+	/* Accepting: at most ACCEPT_BURST sockets per loop iteration, so a
+	 * storm cannot keep the loop in libuv's accept loop (closes, the
+	 * control socket and established peers wait meanwhile). When the
+	 * budget is spent the socket stays in the kernel's backlog until the
+	 * idle handle takes it on the next iteration. */
+	struct admit *admit;
+	uv_prepare_t accept_prep;
+	uv_idle_t accept_idle;
+	unsigned accept_budget;
+	size_t peak_peers;   /* since the last heap trim */
+	struct portal_auth_hooks auth;   /* the web side's sign-in (portal_set_auth_hooks) */
+	void *auth_ud;
 	char address[ADDR_TEXT_MAX];
 };
+
+#define ACCEPT_BURST 16
+/* Refusal and failed-handshake summaries: one line per address per this. */
+#define ADMIT_INTERVAL_MS 10000
 
 #define DEFAULT_BLOCK_LIMIT_MS 30000
 #define DEFAULT_SNDBUF (64u << 10)
@@ -299,15 +326,43 @@ static void tunnel_leave(struct mrpc_stream *call, json_t *args, void *ud)
 
 /* ------------------------------------------------------------ room info */
 
+/* The host of --public-url ("https://room.example:8443/x" → "room.example"),
+ * the name go-ssb-room reports; out empty when there is none. */
+static void public_host(const struct portal *p, char *out, size_t len)
+{
+	const char *u = p->cfg.public_url, *h, *end;
+
+	out[0] = '\0';
+	if (u == NULL || (h = strstr(u, "://")) == NULL)
+		return;
+	h += 3;
+	end = h + strcspn(h, ":/?#");
+	if (end > h && (size_t)(end - h) < len)
+		snprintf(out, len, "%.*s", (int)(end - h), h);
+}
+
 static json_t *metadata(struct portal *p)
 {
-	/* Honest features: tunnels and the room.* API; room1 (open invites)
-	 * only where anyone may join. */
-	json_t *m = json_pack("{s:s,s:b,s:[ss]}", "name", p->cfg.name ? p->cfg.name : "fairway",
-	                      "membership", 0, "features", "tunnel", "room2");
+	/* rooms2-server.md §0.4: name non-empty (Manyverse needs it), the
+	 * features the mode allows: alias in open and community rooms with a
+	 * store (not restricted: aliases do not resolve there), room1 (open invites)
+	 * only where anyone may join; tunnel and room2 always; httpAuth and
+	 * httpInvite once a room store (members, tokens, invites) is there. */
+	char host[256];
+	json_t *m, *f;
 
+	public_host(p, host, sizeof(host));
+	m = json_pack("{s:s,s:b,s:[ss]}", "name", p->cfg.name ? p->cfg.name : host[0] ? host : "fairway",
+	              "membership", 0, "features", "tunnel", "room2");
+	f = json_object_get(m, "features");
+	if (p->cfg.store != NULL) {
+		json_array_append_new(f, json_string("httpAuth"));
+		json_array_append_new(f, json_string("httpInvite"));
+	}
 	if (p->cfg.privacy == PORTAL_OPEN)
-		json_array_append_new(json_object_get(m, "features"), json_string("room1"));
+		json_array_append_new(f, json_string("room1"));
+	if (p->cfg.store != NULL && p->cfg.privacy != PORTAL_RESTRICTED)
+		json_array_append_new(f, json_string("alias"));   /* aliases live in the store */
 	return m;
 }
 
@@ -317,6 +372,488 @@ static void room_metadata(struct mrpc_stream *call, json_t *args, void *ud)
 
 	json_object_set_new(m, "membership", json_boolean(call_peer(call)->member));
 	mrpc_reply(call, m);
+}
+
+/* ------------------------------------------------------------ rooms 2.0 */
+
+/* The caller's store row; false (and the error sent) if it has none. */
+static bool caller_member(struct mrpc_stream *call, struct store_member *m, const char *err)
+{
+	struct portal *p = call_peer(call)->p;
+
+	if (p->cfg.store != NULL && store_member_get(p->cfg.store, conn_remote_pk(call_peer(call)->c), m) == 0)
+		return true;
+	mrpc_reply_error(call, err);
+	return false;
+}
+
+static bool all_strings(json_t *args, size_t n)
+{
+	if (!json_is_array(args) || json_array_size(args) != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!json_is_string(json_array_get(args, i)))
+			return false;
+	return true;
+}
+
+/* "<base64 std of 64 bytes>.sig.ed25519" → sig; 0, -EBADMSG (no suffix),
+ * -EINVAL (not base64 of 64 bytes). */
+static int sig_parse(const char *s, uint8_t sig[64])
+{
+	static const char sfx[] = ".sig.ed25519";
+	size_t len = strlen(s), got = 0;
+	const char *end;
+
+	if (len < sizeof(sfx) - 1 || strcmp(s + len - (sizeof(sfx) - 1), sfx) != 0)
+		return -EBADMSG;
+	len -= sizeof(sfx) - 1;
+	if (sodium_base642bin(sig, 64, s, len, NULL, &got, &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    got != 64 || end != s + len)
+		return -EINVAL;
+	return 0;
+}
+
+/* room.members (source): one [{"id":…}] per member, then the end
+ * (rooms2-server.md §1.1); members of the store, then the policy file's. */
+struct members_ctx {
+	struct mrpc_stream *call;
+	const struct portal_cfg *cfg;
+};
+
+static int members_cb(void *ud, const struct store_member *m)
+{
+	struct members_ctx *c = ud;
+	char id[KEYS_ID_LEN + 1];
+
+	keys_id_format(id, m->key);
+	return mrpc_stream_send_json(c->call, json_pack("[{s:s}]", "id", id)) == 0 ? 0 : 1;
+}
+
+static void room_members(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct members_ctx c = { call, &p->cfg };
+	char id[KEYS_ID_LEN + 1];
+
+	if (p->cfg.privacy != PORTAL_OPEN && !q->member) {
+		p->counters.refused_not_member++;
+		mrpc_stream_end(call, "external users are not allowed to list members: roomdb: object not found");
+		return;
+	}
+	if (p->cfg.store != NULL && store_member_list(p->cfg.store, members_cb, &c) != 0) {
+		mrpc_stream_end(call, "roomdb: cannot list members");
+		return;
+	}
+	for (size_t i = 0; i < p->cfg.n_members; i++) {
+		if (p->cfg.store != NULL && store_check(p->cfg.store, p->cfg.members[i], NULL) != STORE_ROLE_NONE)
+			continue;   /* listed already */
+		keys_id_format(id, p->cfg.members[i]);
+		mrpc_stream_send_json(call, json_pack("[{s:s}]", "id", id));
+	}
+	mrpc_stream_end(call, NULL);
+}
+
+/* The alias URL (rooms2-server.md §1.2): PUBLIC_URL/alias/NAME, as the
+ * web side serves it (also /NAME and NAME.DOMAIN there). Without a
+ * public URL: http://HOST:PORT/alias/NAME of the muxrpc listener, still a
+ * URL (new URL() succeeds) though nothing serves it. */
+static char *alias_url(const struct portal *p, const char *name)
+{
+	const char *u = p->cfg.public_url;
+	size_t n = u != NULL ? strlen(u) : 0;
+	char *out = NULL;
+	int rc;
+
+	if (u != NULL)
+		rc = asprintf(&out, "%.*s/alias/%s", (int)(n > 0 && u[n - 1] == '/' ? n - 1 : n), u, name);
+	else
+		rc = asprintf(&out, "http://%s:%u/alias/%s", p->cfg.host, (unsigned)p->cfg.port, name);
+	return rc < 0 ? NULL : out;
+}
+
+static void room_register_alias(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	const char *alias, *sigtxt;
+	uint8_t sig[64];
+	char *msg = NULL, *url;
+	int rc;
+
+	if (!all_strings(args, 2)) {
+		char e[96];
+
+		snprintf(e, sizeof(e), "registerAlias: expected two arguments got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	alias = json_string_value(json_array_get(args, 0));
+	sigtxt = json_string_value(json_array_get(args, 1));
+	rc = sig_parse(sigtxt, sig);
+	if (rc == -EBADMSG) {
+		mrpc_reply_error(call, "registerAlias: signature does not have the expected suffix");
+		return;
+	}
+	if (rc != 0) {
+		mrpc_reply_error(call, "registerAlias: bad signature encoding: not base64 of 64 bytes");
+		return;
+	}
+	if (!store_alias_valid(alias, strlen(alias))) {
+		mrpc_reply_error(call, "registerAlias: invalid alias");
+		return;
+	}
+	/* =room-alias-registration:${roomId}:${userId}:${alias} */
+	if (asprintf(&msg, "=room-alias-registration:%s:%s:%s", p->node.id_str, conn_remote_id(q->c),
+	             alias) < 0) {
+		mrpc_reply_error(call, "out of memory");
+		return;
+	}
+	rc = crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), conn_remote_pk(q->c));
+	free(msg);
+	if (rc != 0) {
+		mrpc_reply_error(call, "registerAlias: invalid signature");
+		return;
+	}
+	if (p->cfg.store == NULL) {
+		mrpc_reply_error(call, "registerAlias: could not register alias: roomdb: object not found");
+		return;
+	}
+	rc = store_alias_register(p->cfg.store, alias, conn_remote_pk(q->c), sig, (int64_t)time(NULL));
+	if (rc == -EEXIST) {
+		char e[128];
+
+		snprintf(e, sizeof(e), "alias (\"%s\") is already taken", alias);
+		mrpc_reply_error(call, e);
+		return;
+	}
+	if (rc == -ENOENT) {
+		mrpc_reply_error(call, "registerAlias: could not register alias: roomdb: object not found");
+		return;
+	}
+	if (rc != 0) {
+		log_warn("registerAlias %s by %s: %s", alias, conn_remote_id(q->c), store_errmsg(p->cfg.store));
+		mrpc_reply_error(call, "registerAlias: could not register alias: roomdb: write failed");
+		return;
+	}
+	url = alias_url(p, alias);
+	log_info("alias %s registered by %s", alias, conn_remote_id(q->c));
+	mrpc_reply(call, url != NULL ? json_string(url) : json_string(alias));
+	free(url);
+}
+
+static void room_revoke_alias(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct store_alias a;
+	const char *alias;
+
+	if (!all_strings(args, 1)) {
+		char e[96];
+
+		/* go-ssb-room's wording, wrong method name and all (§1.3) */
+		snprintf(e, sizeof(e), "registerAlias: expected two arguments got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	alias = json_string_value(json_array_get(args, 0));
+	if (p->cfg.store == NULL || !store_alias_valid(alias, strlen(alias)) ||
+	    store_alias_get(p->cfg.store, alias, &a) != 0) {
+		mrpc_reply_error(call, "roomdb: object not found");
+		return;
+	}
+	if (sodium_memcmp(a.owner, conn_remote_pk(q->c), 32) != 0) {
+		mrpc_reply_error(call, "revokeAlias: not your alias (moderators need to use the web dashboard of the room");
+		return;
+	}
+	if (store_alias_revoke(p->cfg.store, alias) != 0) {
+		mrpc_reply_error(call, "roomdb: object not found");
+		return;
+	}
+	log_info("alias %s revoked by %s", alias, conn_remote_id(q->c));
+	mrpc_reply(call, json_true());
+}
+
+static int alias_name_cb(void *ud, const struct store_alias *a)
+{
+	return json_array_append_new(ud, json_string(a->name));
+}
+
+static void room_list_aliases(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct portal *p = call_peer(call)->p;
+	const char *id;
+	uint8_t pk[32];
+	json_t *names;
+
+	if (!all_strings(args, 1)) {
+		char e[96];
+
+		snprintf(e, sizeof(e), "listAlias: expected one argument got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	id = json_string_value(json_array_get(args, 0));
+	if (keys_id_parse(id, strlen(id), pk) != 0) {
+		mrpc_reply_error(call, "listAlias: invalid feed ref: not @<base64>.ed25519");
+		return;
+	}
+	names = json_array();
+	if (p->cfg.store != NULL && store_alias_list(p->cfg.store, pk, alias_name_cb, names) != 0) {
+		json_decref(names);
+		mrpc_reply_error(call, "listAlias: roomdb: cannot list aliases");
+		return;
+	}
+	mrpc_reply(call, names);
+}
+
+/* =http-auth-sign-in:${sid}:${cid}:${sc}:${cc} signed by cid? */
+static bool solution_ok(const struct portal *p, const char *cid, const uint8_t cid_pk[32],
+                        const char *sc, const char *cc, const char *sol)
+{
+	uint8_t sig[64];
+	char *msg;
+	bool ok;
+
+	if (sig_parse(sol, sig) != 0 ||
+	    asprintf(&msg, "=http-auth-sign-in:%s:%s:%s:%s", p->node.id_str, cid, sc, cc) < 0)
+		return false;
+	ok = crypto_sign_verify_detached(sig, (const uint8_t *)msg, strlen(msg), cid_pk) == 0;
+	free(msg);
+	return ok;
+}
+
+/* A sign-in token: 32 characters of [A-Za-z0-9] (go-ssb-room's form). */
+static void signin_token(char tok[33])
+{
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+	for (int i = 0; i < 32; i++)
+		tok[i] = abc[randombytes_uniform(sizeof(abc) - 1)];
+	tok[32] = '\0';
+}
+
+static void http_send_solution(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct peer *q = call_peer(call);
+	struct portal *p = q->p;
+	struct store_member m;
+	const char *sc, *cc, *sol;
+	char tok[33];
+	uint8_t hash[32];
+	int64_t now = (int64_t)time(NULL);
+	int rc;
+
+	if (!caller_member(call, &m, "client is not a room member"))
+		return;
+	if (!all_strings(args, 3)) {
+		char e[96];
+
+		snprintf(e, sizeof(e), "expected 3 arguments (sc, cc, sol) but got %zu", json_array_size(args));
+		mrpc_reply_error(call, e);
+		return;
+	}
+	sc = json_string_value(json_array_get(args, 0));
+	cc = json_string_value(json_array_get(args, 1));
+	sol = json_string_value(json_array_get(args, 2));
+	if (sig_parse(sol, (uint8_t[64]){ 0 }) != 0) {
+		mrpc_reply_error(call, "signature is not valid base64 data: want <base64 of 64 bytes>.sig.ed25519");
+		return;
+	}
+	if (!solution_ok(p, conn_remote_id(q->c), conn_remote_pk(q->c), sc, cc, sol)) {
+		if (p->auth.on_failed != NULL)
+			p->auth.on_failed(sc, "not a valid solution", p->auth_ud);
+		mrpc_reply_error(call, "not a valid solution");
+		return;
+	}
+	if (p->auth.on_solved == NULL) {
+		mrpc_reply_error(call, "no such session");
+		return;
+	}
+	signin_token(tok);
+	crypto_hash_sha256(hash, (const uint8_t *)tok, 32);
+	rc = store_token_create(p->cfg.store, STORE_TOKEN_SIGNIN, hash, m.id, now,
+	                        now + PORTAL_SIGNIN_TTL);
+	if (rc != 0) {
+		log_warn("httpAuth.sendSolution by %s: %s", conn_remote_id(q->c), store_errmsg(p->cfg.store));
+		mrpc_reply_error(call, "could not create a sign-in token");
+		return;
+	}
+	/* The web side hands the token to the browser waiting on sc; no
+	 * browser waiting for sc: the token goes again (§6.5: no blocking). */
+	if (p->auth.on_solved(sc, conn_remote_pk(q->c), m.id, tok, p->auth_ud) != 0) {
+		store_token_delete(p->cfg.store, STORE_TOKEN_SIGNIN, hash);
+		sodium_memzero(tok, sizeof(tok));
+		mrpc_reply_error(call, "no such session");
+		return;
+	}
+	sodium_memzero(tok, sizeof(tok));
+	log_info("httpAuth: %s signed in (server-initiated)", conn_remote_id(q->c));
+	mrpc_reply(call, json_true());
+}
+
+static void http_invalidate_all(struct mrpc_stream *call, json_t *args, void *ud)
+{
+	struct portal *p = call_peer(call)->p;
+	struct store_member m;
+
+	if (!caller_member(call, &m, "roomdb: object not found"))
+		return;
+	if (store_token_delete_member(p->cfg.store, m.id) != 0) {
+		mrpc_reply_error(call, "roomdb: cannot delete the sessions");
+		return;
+	}
+	log_info("httpAuth: %s ended all its web sessions", conn_remote_id(call_peer(call)->c));
+	mrpc_reply(call, json_true());
+}
+
+/* ---- the portal asks a member's client: httpAuth.requestSolution ---- */
+
+struct portal_solreq {
+	struct portal *p;
+	struct mrpc_stream *call;
+	uv_timer_t timer;
+	portal_solution_fn *done;
+	void *ud;
+	uint8_t key[32];
+	char cid[KEYS_ID_LEN + 1];
+	char *sc, *cc;
+	int refs;          /* the call and the timer */
+	bool finished;
+};
+
+static void solreq_unref(struct portal_solreq *r)
+{
+	if (--r->refs > 0)
+		return;
+	free(r->sc);
+	free(r->cc);
+	free(r);
+}
+
+static void solreq_timer_closed(uv_handle_t *h)
+{
+	solreq_unref(h->data);
+}
+
+static void solreq_finish(struct portal_solreq *r, int rc, const char *text)
+{
+	if (r->finished)
+		return;
+	r->finished = true;
+	uv_timer_stop(&r->timer);
+	uv_close((uv_handle_t *)&r->timer, solreq_timer_closed);
+	if (r->done != NULL)
+		r->done(rc, text, r->ud);
+}
+
+static void solreq_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
+{
+	struct portal_solreq *r = ud;
+	char *sol = NULL;
+
+	/* The answer: a string, as a string packet or a JSON string. */
+	if (psc_type(pkt) == PSC_JSON) {
+		json_t *v = json_loadb((const char *)pkt->body, pkt->len, JSON_DECODE_ANY, NULL);
+
+		if (json_is_string(v))
+			sol = strdup(json_string_value(v));
+		json_decref(v);
+	} else if (psc_type(pkt) == PSC_STRING && memchr(pkt->body, 0, pkt->len) == NULL) {
+		sol = strndup((const char *)pkt->body, pkt->len);
+	}
+	if (sol != NULL && solution_ok(r->p, r->cid, r->key, r->sc, r->cc, sol))
+		solreq_finish(r, 0, sol);
+	else
+		solreq_finish(r, -EACCES, "not a valid solution");
+	free(sol);
+}
+
+static void solreq_end(struct mrpc_stream *s, const char *err, void *ud)
+{
+	if (err != NULL)
+		solreq_finish(ud, -EACCES, err);
+	else
+		solreq_finish(ud, -EPROTO, "the client ended the call without an answer");
+}
+
+static void solreq_free(struct mrpc_stream *s, void *ud)
+{
+	struct portal_solreq *r = ud;
+
+	r->call = NULL;
+	solreq_finish(r, -ECONNRESET, "client not connected to room");
+	solreq_unref(r);
+}
+
+static const struct mrpc_stream_cbs solreq_cbs = {
+	.on_data = solreq_data, .on_end = solreq_end, .on_free = solreq_free,
+};
+
+static void solreq_timeout(uv_timer_t *t)
+{
+	solreq_finish(t->data, -ETIMEDOUT, "the client did not answer httpAuth.requestSolution within a minute");
+}
+
+int portal_request_solution(struct portal *p, const uint8_t key[32], const char *sc,
+                            const char *cc, portal_solution_fn *done, void *ud,
+                            struct portal_solreq **out)
+{
+	struct portal_solreq *r;
+	struct peer *q;
+
+	if (out != NULL)
+		*out = NULL;
+	if (p->cfg.store == NULL || store_check(p->cfg.store, key, NULL) == STORE_ROLE_NONE)
+		return -EPERM;
+	for (q = p->peers; q != NULL; q = q->next)
+		if (conn_state(q->c) == CONN_OPEN && conn_rpc(q->c) != NULL &&
+		    memcmp(conn_remote_pk(q->c), key, 32) == 0)
+			break;
+	if (q == NULL)
+		return -ENOTCONN;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL || (r->sc = strdup(sc)) == NULL || (r->cc = strdup(cc)) == NULL)
+		goto nomem;
+	r->p = p;
+	r->done = done;
+	r->ud = ud;
+	memcpy(r->key, key, 32);
+	keys_id_format(r->cid, key);
+	r->call = mrpc_call(conn_rpc(q->c), "httpAuth.requestSolution", json_pack("[ss]", sc, cc),
+	                    &solreq_cbs, r);
+	if (r->call == NULL)
+		goto nomem;
+	r->refs = 2;
+	uv_timer_init(p->cfg.loop, &r->timer);
+	r->timer.data = r;
+	uv_timer_start(&r->timer, solreq_timeout, PORTAL_SOLUTION_TIMEOUT_MS, 0);
+	if (out != NULL)
+		*out = r;
+	return 0;
+nomem:
+	if (r != NULL) {
+		free(r->sc);
+		free(r->cc);
+	}
+	free(r);
+	return -ENOMEM;
+}
+
+void portal_solution_cancel(struct portal_solreq *r)
+{
+	if (r != NULL)
+		r->done = NULL;
+}
+
+void portal_set_auth_hooks(struct portal *p, const struct portal_auth_hooks *h, void *ud)
+{
+	memset(&p->auth, 0, sizeof(p->auth));
+	if (h != NULL)
+		p->auth = *h;
+	p->auth_ud = ud;
 }
 
 static void ping_ms(struct mrpc_stream *call, json_t *args, void *ud)
@@ -657,6 +1194,9 @@ static void peer_ready(struct conn *c, void *ud)
 {
 	struct peer *q = ud;
 
+	if (q->addr != NULL && q->pending)
+		admit_ready(q->p->admit, q->addr);
+	q->pending = false;
 	q->user = user_index(q->p, conn_remote_pk(c));
 	q->port = relay_port_new(q->p->relay, c, class_for(q->p, conn_remote_pk(c)));
 	if (q->port == NULL)
@@ -676,28 +1216,111 @@ static void sweep_cb(uv_timer_t *t)
 			conn_close(q->c, "idle timeout");
 		}
 	p->counters.closed_blocked += tunnel_end_blocked(block);
+	admit_tick(p->admit, now, ADMIT_INTERVAL_MS);
+	/* After a storm the heap keeps its high-water mark (glibc gives
+	 * memory back only from the top): hand the freed pages back once
+	 * the peers are down to half their peak. */
+	if (p->npeers > p->peak_peers)
+		p->peak_peers = p->npeers;
+	if (p->peak_peers >= 256 && p->npeers < p->peak_peers / 2) {
+#ifdef __GLIBC__
+		malloc_trim(0);
+#endif
+		p->peak_peers = p->npeers;
+	}
 }
 
-/* Admission limits, checked as soon as the TCP connection is accepted. */
-static const char *over_limit(struct portal *p, struct peer *q)
+/* Stops counting q toward the admission limits (idempotent). */
+static void peer_leaving(struct peer *q)
 {
-	unsigned same_ip = 0, pending = 0;
+	if (q->addr != NULL)
+		admit_leave(q->p->admit, q->addr, q->pending);
+	q->addr = NULL;
+	q->pending = false;
+}
 
-	for (struct peer *o = p->peers; o != NULL; o = o->next) {
-		if (q->ip[0] != '\0' && strcmp(o->ip, q->ip) == 0)
-			same_ip++;   /* tunneled peers have no address of their own */
-		if (conn_state(o->c) == CONN_HANDSHAKE)
-			pending++;
-	}
-	if (p->cfg.limits.conns_per_ip != 0 && same_ip > p->cfg.limits.conns_per_ip) {
+static void peer_closing(struct conn *c, void *ud)
+{
+	peer_leaving(ud);
+}
+
+/* Makes room for one more handshake when every slot is taken: the
+ * oldest pending handshake of the address holding the most goes, unless
+ * the newcomer's address (holding mine) would then hold as many — then
+ * the newcomer is the one refused. A flood from a few addresses thus
+ * evicts itself, and a client from anywhere else still gets a slot. */
+static bool evict_for(struct portal *p, const struct admit_addr *mine)
+{
+	struct admit_addr *top = admit_busiest(p->admit);
+	struct peer *oldest = NULL;
+	unsigned held = mine != NULL ? mine->pending : 0;
+
+	if (top == NULL || top == mine || top->pending <= held + 1)
+		return false;
+	for (struct peer *o = p->peers; o != NULL; o = o->next)
+		if (o->addr == top && o->pending &&
+		    (oldest == NULL || o->accepted_ms <= oldest->accepted_ms))
+			oldest = o;
+	if (oldest == NULL)
+		return false;
+	p->counters.evicted_handshakes++;
+	admit_refused(p->admit, oldest->ip, conn_peer_name(oldest->c),
+	              "evicted: handshake slots are short, this address holds the most", uv_now(p->cfg.loop));
+	conn_close(oldest->c, "evicted: handshake slots are short, this address holds the most");
+	return true;
+}
+
+/* Admission limits, checked before anything is allocated for a TCP
+ * connection (and as soon as a tunneled session arrives). Returns NULL
+ * and counts q in, or the reason to refuse it. */
+static const char *admission(struct portal *p, struct peer *q, const char *ip)
+{
+	const struct portal_limits *l = &p->cfg.limits;
+	struct admit_addr *e = admit_get(p->admit, ip);
+	/* Much smaller than the global limit, so that a few addresses cannot
+	 * take every slot: a 32nd of it (16 of 512) unless set. */
+	unsigned per_ip = l->pending_per_ip != 0 ? l->pending_per_ip
+	                : l->pending_handshakes == 0 ? 0
+	                : l->pending_handshakes / 32 > 4 ? l->pending_handshakes / 32 : 4;
+
+	if (p->stopping)
+		return "portal is stopping";
+	if (e == NULL)
+		return "out of memory";
+	if (ip[0] != '\0' && l->conns_per_ip != 0 && e->conns >= l->conns_per_ip) {
 		p->counters.refused_conns_per_ip++;
 		return "too many connections from this address";
 	}
-	if (p->cfg.limits.pending_handshakes != 0 && pending > p->cfg.limits.pending_handshakes) {
+	if (ip[0] != '\0' && per_ip != 0 && e->pending >= per_ip) {
+		p->counters.refused_pending_per_ip++;
+		return "too many handshakes from this address";
+	}
+	if (l->pending_handshakes != 0 && admit_pending(p->admit) >= l->pending_handshakes &&
+	    !evict_for(p, e)) {
 		p->counters.refused_pending++;
 		return "too many handshakes in progress";
 	}
+	snprintf(q->ip, sizeof(q->ip), "%s", ip);
+	q->addr = e;
+	q->pending = true;
+	q->accepted_ms = uv_now(p->cfg.loop);
+	admit_join(p->admit, e);
 	return NULL;
+}
+
+/* The admit hook of conn_tcp_accept: decides before the conn exists. */
+static bool tcp_admit(const char *ip, uint16_t port, void *ud)
+{
+	struct peer *q = ud;
+	struct portal *p = q->p;
+	const char *why = admission(p, q, ip);
+	char name[80];
+
+	if (why == NULL)
+		return true;
+	snprintf(name, sizeof(name), strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
+	admit_refused(p->admit, ip, name, why, uv_now(p->cfg.loop));
+	return false;
 }
 
 static void peer_closed(struct conn *c, const char *reason, void *ud)
@@ -705,11 +1328,36 @@ static void peer_closed(struct conn *c, const char *reason, void *ud)
 	struct peer *q = conn_ud(c);
 	struct portal *p = q->p;
 
+	/* A failed handshake from an address is summed up with its refusals:
+	 * a flood of them must not write a line each. */
+	if (q->port == NULL && reason != NULL && q->ip[0] != '\0' && conn_remote_id(c)[0] == '\0')
+		admit_refused(p->admit, q->ip, conn_peer_name(c), reason, uv_now(p->cfg.loop));
+	peer_leaving(q);
 	attendant_remove(q);
 	relay_port_free(q->port);
 	LIST_REMOVE(p->peers, q);
 	p->npeers--;
 	free(q);
+}
+
+/* Under pressure handshakes get less time: past half the slots the
+ * timeout shrinks with the slots left, down to a quarter (at least a
+ * second: a slow but honest link needs two round trips). */
+static unsigned handshake_timeout(const struct portal *p)
+{
+	unsigned base = p->cfg.handshake_timeout_ms ? p->cfg.handshake_timeout_ms
+	                                            : CONN_DEFAULT_HANDSHAKE_MS;
+	unsigned total = p->cfg.limits.pending_handshakes, used = admit_pending(p->admit);
+	uint64_t t;
+
+	if (total == 0 || used * 2 <= total)
+		return base;
+	t = (uint64_t)base * (total - (used < total ? used : total)) * 2 / total;
+	if (t < base / 4)
+		t = base / 4;
+	if (t < 1000)
+		t = base < 1000 ? base : 1000;
+	return (unsigned)t;
 }
 
 /* The session settings every peer gets, TCP or tunneled. */
@@ -720,12 +1368,15 @@ static struct conn_cfg peer_cfg(struct portal *p, struct peer *q)
 		.id = p->cfg.id,
 		.net_key = p->cfg.net_key,
 		.api = p->api,
-		.handshake_timeout_ms = p->cfg.handshake_timeout_ms,
+		.handshake_timeout_ms = handshake_timeout(p),
 		.sndbuf = p->cfg.sched.sndbuf ? p->cfg.sched.sndbuf : DEFAULT_SNDBUF,
 		.authorize = authorize,
 		.on_input = peer_input,
 		.on_ready = peer_ready,
 		.on_close = peer_closed,
+		.on_closing = peer_closing,
+		.admit = tcp_admit,
+		.owner_logs_handshake = true,
 		.ud = q,
 	};
 }
@@ -743,37 +1394,76 @@ static struct peer *peer_new(struct portal *p)
 	return q;
 }
 
-static void peer_admit(struct portal *p, struct peer *q)
+static void peer_insert(struct portal *p, struct peer *q)
 {
-	const char *why;
-
-	conn_peer_ip(q->c, q->ip, sizeof(q->ip));
 	LIST_INSERT(p->peers, q);
 	p->npeers++;
-	why = over_limit(p, q);
-	if (why != NULL)
-		conn_close(q->c, why);
+}
+
+static void accept_one(struct portal *p)
+{
+	struct peer *q = peer_new(p);
+	struct conn_cfg cfg;
+	int rc;
+
+	if (q == NULL) {
+		/* Take the socket off the backlog all the same: it is closed. */
+		uv_tcp_t *bare = malloc(sizeof(*bare));
+
+		if (bare != NULL && uv_tcp_init(p->cfg.loop, bare) == 0) {
+			bare->data = bare;
+			(void)uv_accept((uv_stream_t *)&p->listener, (uv_stream_t *)bare);
+			uv_close((uv_handle_t *)bare, (uv_close_cb)free);
+		} else {
+			free(bare);
+		}
+		return;
+	}
+	cfg = peer_cfg(p, q);
+	rc = conn_tcp_accept((uv_stream_t *)&p->listener, &cfg, &q->c);
+	if (rc < 0) {
+		if (rc != -ECONNREFUSED)
+			log_warn("accept: %s", uv_strerror(rc));
+		peer_leaving(q);
+		free(q);
+		return;
+	}
+	peer_insert(p, q);
+}
+
+static void accept_prep_cb(uv_prepare_t *h)
+{
+	struct portal *p = h->data;
+
+	p->accept_budget = ACCEPT_BURST;
+}
+
+static void accept_idle_cb(uv_idle_t *h)
+{
+	struct portal *p = h->data;
+
+	uv_idle_stop(h);
+	p->accept_budget = ACCEPT_BURST - 1;
+	if (!p->stopping)
+		accept_one(p);   /* accepting restarts libuv's watch of the listener */
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct portal *p = server->data;
-	struct peer *q;
-	struct conn_cfg cfg;
 
 	if (status < 0) {
 		log_warn("accept: %s", uv_strerror(status));
 		return;
 	}
-	q = peer_new(p);
-	if (q == NULL)
-		return;
-	cfg = peer_cfg(p, q);
-	if (conn_tcp_accept(server, &cfg, &q->c) < 0) {
-		free(q);
+	if (p->accept_budget == 0) {
+		/* Leave it in the backlog: libuv stops watching the listener
+		 * until we accept, and the rest of the loop runs first. */
+		uv_idle_start(&p->accept_idle, accept_idle_cb);
 		return;
 	}
-	peer_admit(p, q);
+	p->accept_budget--;
+	accept_one(p);
 }
 
 void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *label)
@@ -796,7 +1486,15 @@ void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *l
 		free(q);
 		return;
 	}
-	peer_admit(p, q);
+	peer_insert(p, q);
+	/* Tunneled sessions have no address of their own: only the global
+	 * handshake limit applies to them. */
+	{
+		const char *why = admission(p, q, "");
+
+		if (why != NULL)
+			conn_close(q->c, why);
+	}
 }
 
 int portal_accept_ws(struct portal *p, int fd, const char *extra, size_t n,
@@ -804,25 +1502,41 @@ int portal_accept_ws(struct portal *p, int fd, const char *extra, size_t n,
 {
 	struct peer *q;
 	struct conn_cfg cfg;
+	char ip[64] = "", name[80] = "?";
+	const char *why;
 	int rc;
 
-	if (p->stopping) {
-		close(fd);
-		return -ESHUTDOWN;
+	/* The address counts as a TCP peer's does, decided before anything
+	 * but the peer record is allocated (admission, as tcp_admit). */
+	if (peer != NULL && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)) {
+		uint16_t port = peer->sa_family == AF_INET
+		                ? ntohs(((const struct sockaddr_in *)peer)->sin_port)
+		                : ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+
+		uv_ip_name(peer, ip, sizeof(ip));
+		snprintf(name, sizeof(name), strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
 	}
 	q = peer_new(p);
 	if (q == NULL) {
 		close(fd);
 		return -ENOMEM;
 	}
+	why = admission(p, q, ip);
+	if (why != NULL) {
+		admit_refused(p->admit, ip, name, why, uv_now(p->cfg.loop));
+		close(fd);
+		free(q);
+		return -ECONNREFUSED;
+	}
 	cfg = peer_cfg(p, q);
 	rc = wsconn_accept(&cfg, fd, (const uint8_t *)extra, n, peer, &q->c);
 	if (rc < 0) {
-		log_warn("WebSocket accept: %s", strerror(-rc));
+		log_warn("WebSocket accept from %s: %s", name, strerror(-rc));
+		peer_leaving(q);
 		free(q);
 		return rc;
 	}
-	peer_admit(p, q);
+	peer_insert(p, q);
 	return 0;
 }
 
@@ -839,6 +1553,12 @@ static int build_api(struct portal *p)
 		{ "room.ping", MRPC_ASYNC, ping_ms },
 		{ "tunnel.connect", MRPC_DUPLEX, tunnel_connect },
 		{ "room.connect", MRPC_DUPLEX, tunnel_connect },
+		{ "room.members", MRPC_SOURCE, room_members },
+		{ "room.registerAlias", MRPC_ASYNC, room_register_alias },
+		{ "room.revokeAlias", MRPC_ASYNC, room_revoke_alias },
+		{ "room.listAliases", MRPC_ASYNC, room_list_aliases },
+		{ "httpAuth.sendSolution", MRPC_ASYNC, http_send_solution },
+		{ "httpAuth.invalidateAllSolutions", MRPC_ASYNC, http_invalidate_all },
 	};
 	int rc;
 
@@ -863,6 +1583,7 @@ static void release(struct portal *p)
 	free(p->ucls);
 	free(p->ruser);
 	mrpc_api_free(p->api);
+	admit_free(p->admit);
 	free(p);
 }
 
@@ -883,7 +1604,8 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 	if (p == NULL)
 		return -ENOMEM;
 	p->cfg = *cfg;
-	rc = build_api(p);
+	p->admit = admit_new();
+	rc = p->admit == NULL ? -ENOMEM : build_api(p);
 	if (rc < 0) {
 		snprintf(err, errlen, "cannot set up methods: %s", strerror(-rc));
 		goto fail;
@@ -933,6 +1655,12 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 		return rc;
 	}
 	p->listening = true;
+	uv_prepare_init(cfg->loop, &p->accept_prep);
+	p->accept_prep.data = p;
+	uv_prepare_start(&p->accept_prep, accept_prep_cb);
+	uv_idle_init(cfg->loop, &p->accept_idle);
+	p->accept_idle.data = p;
+	p->accept_budget = ACCEPT_BURST;
 	uv_timer_init(cfg->loop, &p->rtimer);
 	p->rtimer.data = p;
 	uv_timer_init(cfg->loop, &p->sweep);
@@ -1047,7 +1775,7 @@ static json_t *portal_info_base(const struct portal *p)
 			"member", q->member, "tunnels", (json_int_t)q->tunnels,
 			"queued_bytes", (json_int_t)conn_write_queue_size(q->c)));
 	}
-	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
+	return json_pack("{s:s,s:s,s:s,s:I,s:I,s:I,s:I,s:{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I},s:o}",
 		"id", p->node.id_str, "address", p->address,
 		"privacy", portal_privacy_name(p->cfg.privacy),
 		"connections", (json_int_t)p->npeers, "handshaking", (json_int_t)handshaking,
@@ -1056,6 +1784,8 @@ static json_t *portal_info_base(const struct portal *p)
 		"tunnels_opened", (json_int_t)k->tunnels_opened,
 		"refused_conns_per_ip", (json_int_t)k->refused_conns_per_ip,
 		"refused_pending", (json_int_t)k->refused_pending,
+		"refused_pending_per_ip", (json_int_t)k->refused_pending_per_ip,
+		"evicted_handshakes", (json_int_t)k->evicted_handshakes,
 		"refused_denied", (json_int_t)k->refused_denied,
 		"refused_not_member", (json_int_t)k->refused_not_member,
 		"refused_tunnels_per_peer", (json_int_t)k->refused_tunnels_per_peer,
@@ -1072,6 +1802,8 @@ void portal_stop(struct portal *p)
 	p->stopping = true;
 	if (p->listening) {
 		uv_close((uv_handle_t *)&p->listener, NULL);
+		uv_close((uv_handle_t *)&p->accept_prep, NULL);
+		uv_close((uv_handle_t *)&p->accept_idle, NULL);
 		uv_close((uv_handle_t *)&p->sweep, NULL);
 		uv_close((uv_handle_t *)&p->rtimer, NULL);
 	}

@@ -6,6 +6,14 @@
  *   tunnel.endpoints               source  the full sorted id list on every change
  *   tunnel.announce, tunnel.leave  async   join / leave the attendants
  *   tunnel.ping, room.ping         async   Date.now() in ms
+ *   room.members                   source  [{"id":…}] per member, then end
+ *   room.registerAlias(a, sig)     async   the alias URL (a string)
+ *   room.revokeAlias(a)            async   true (the owner only)
+ *   room.listAliases(id)           async   ["name", …]
+ *   httpAuth.sendSolution(sc,cc,sol) async true (server-initiated sign-in)
+ *   httpAuth.invalidateAllSolutions  async true (ends the caller's web sessions)
+ * (errors and checks as go-ssb-room: ../shared rooms2-server.md §1; the
+ * store-backed ones need cfg.store).
  *   whoami, gossip.ping, manifest          (rpc.h)
  *
  * Attendants are keyed by identity: the newest connection wins and the
@@ -41,7 +49,11 @@ enum portal_privacy { PORTAL_OPEN, PORTAL_COMMUNITY, PORTAL_RESTRICTED };
 /* Limits; 0 means "no limit" (or the default noted). */
 struct portal_limits {
 	unsigned conns_per_ip;         /* TCP connections from one address */
-	unsigned pending_handshakes;   /* connections still in SHS, all together */
+	unsigned pending_handshakes;   /* connections still in SHS, all together; when
+	                                * full, the address holding the most loses its
+	                                * oldest (see admission in portal.c) */
+	unsigned pending_per_ip;       /* connections still in SHS from one address;
+	                                * 0: pending_handshakes / 32, at least 4 */
 	unsigned tunnels_per_peer;     /* tunnels one origin may hold open */
 	unsigned idle_timeout_ms;      /* close connections silent this long */
 	bool allow_multihop;           /* forward connects that came through a tunnel */
@@ -49,7 +61,8 @@ struct portal_limits {
 
 /* Why connections and calls were refused (fairway info shows these). */
 struct portal_counters {
-	unsigned long refused_conns_per_ip, refused_pending, refused_denied,
+	unsigned long refused_conns_per_ip, refused_pending, refused_pending_per_ip,
+	              evicted_handshakes, refused_denied,
 	              refused_not_member, refused_tunnels_per_peer, refused_multihop,
 	              refused_unknown_target, closed_idle, closed_blocked, tunnels_opened;
 };
@@ -98,6 +111,7 @@ struct portal_cfg {
 	 * count as well as the lists above (a key is a member if either says
 	 * so, denied if either says so). */
 	struct store *store;
+	const char *public_url;            /* --public-url: base of every link (borrowed), NULL: none */
 	struct portal_limits limits;
 	struct portal_sched sched;
 };
@@ -118,6 +132,47 @@ void portal_reconfigure(struct portal *p, const struct portal_cfg *cfg);
  * community room. key NULL re-checks every peer (e.g. after a privacy
  * change through the store). */
 void portal_membership_changed(struct portal *p, const uint8_t *key);
+/* ---- sign-in with SSB (the web side's half; rooms2-server.md §1.5) ----
+ *
+ * Server-initiated: a member's client calls httpAuth.sendSolution(sc, cc,
+ * sol). The portal checks membership and the signature over
+ * "=http-auth-sign-in:${roomId}:${memberId}:${sc}:${cc}", makes a sign-in
+ * token (32 characters [A-Za-z0-9]), stores sha256(those 32 characters) as
+ * a STORE_TOKEN_SIGNIN of the member expiring in PORTAL_SIGNIN_TTL, and
+ * calls on_solved: the web side gives the token to the browser waiting on
+ * sc (SSE) and returns 0, or -ENOENT if no sign-in with that sc is pending
+ * (the token is then deleted and the client told "no such session").
+ * Without hooks every sendSolution gets "no such session". A wrong
+ * signature calls on_failed (the browser is told) and errs. Strings are
+ * valid only during the call. */
+#define PORTAL_SIGNIN_TTL (24 * 3600)          /* seconds, as go-ssb-room */
+#define PORTAL_SOLUTION_TIMEOUT_MS 60000
+struct portal_auth_hooks {
+	int (*on_solved)(const char *sc, const uint8_t member_key[32], int64_t member_id,
+	                 const char *token, void *ud);
+	void (*on_failed)(const char *sc, const char *why, void *ud);   /* may be NULL */
+};
+/* h copied; NULL removes them. */
+void portal_set_auth_hooks(struct portal *p, const struct portal_auth_hooks *h, void *ud);
+
+/* Client-initiated: the web side got /login?cid=…&cc=… and made sc; this
+ * calls httpAuth.requestSolution(sc, cc) on key's open connection and
+ * checks the answer's signature (as above). done(0, sol, ud) with the
+ * verified solution, or done(-errno, reason, ud): -EACCES refused or a
+ * bad solution, -ETIMEDOUT no answer within PORTAL_SOLUTION_TIMEOUT_MS,
+ * -ECONNRESET the connection went. done is called exactly once unless
+ * cancelled, never from inside this call. Returns 0 (and *out, may be
+ * NULL: a handle valid until done runs or it is cancelled), -EPERM key is
+ * not a member of the store, -ENOTCONN not connected ("client not
+ * connected to room"), -ENOMEM. The caller then makes the web session. */
+struct portal_solreq;
+typedef void portal_solution_fn(int rc, const char *text, void *ud);
+int portal_request_solution(struct portal *p, const uint8_t key[32], const char *sc,
+                            const char *cc, portal_solution_fn *done, void *ud,
+                            struct portal_solreq **out);
+/* done will not be called (the web request went away). */
+void portal_solution_cancel(struct portal_solreq *r);
+
 /* A caller that reached this portal through another portal (portal
  * --via): s is the tunnel.connect duplex aimed at us; the session inside
  * it becomes a peer like a TCP one, marked tunneled, so the multi-hop rule

@@ -3,6 +3,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,8 @@
 
 #include <sodium.h>
 #include <sqlite3.h>
+
+#include "keys.h"
 
 #define SCHEMA_VERSION 1
 
@@ -68,6 +71,7 @@ enum stmt_id {
 	S_DENY_ADD, S_DENY_DEL, S_DENY_LIST,
 	S_TOKEN_ADD, S_TOKEN_GET, S_TOKEN_DEL, S_TOKEN_DEL_MEMBER, S_TOKEN_PURGE,
 	S_SET_GET, S_SET_PUT, S_SET_DEL,
+	S_IMP_MEMBER, S_IMP_EMPTY,
 	S__N
 };
 
@@ -114,6 +118,9 @@ static const char *const stmt_sql[S__N] = {
 	[S_SET_PUT] = "INSERT INTO settings(name, value) VALUES (?1, ?2)"
 	              " ON CONFLICT(name) DO UPDATE SET value = excluded.value",
 	[S_SET_DEL] = "DELETE FROM settings WHERE name = ?1",
+	[S_IMP_MEMBER] = "INSERT INTO members(id, key, role, added, added_by) VALUES (?1, ?2, ?3, ?4, 0)",
+	[S_IMP_EMPTY] = "SELECT (SELECT count(*) FROM members) + (SELECT count(*) FROM invites)"
+	                " + (SELECT count(*) FROM aliases) + (SELECT count(*) FROM denied)",
 };
 
 /* The membership index: open addressing, linear probing, backward-shift
@@ -1362,4 +1369,327 @@ int store_text_set(struct store *st, const char *name, const char *value)
 	if (value && strlen(value) > STORE_TEXT_MAX)
 		return -E2BIG;
 	return setting_put(st, name, value);
+}
+
+/* ---- go-ssb-room import ------------------------------------------------- */
+
+/* What is read from go-ssb-room's roomdb (its schema, migrations 01-04). */
+static const char gsr_tables[] =
+	"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+	" ('gorp_migrations', 'members', 'invites', 'aliases', 'denied_keys', 'config')";
+static const char gsr_members[] = "SELECT id, role, pub_key FROM members ORDER BY id";
+static const char gsr_aliases[] =
+	"SELECT a.name, a.signature, a.member_id, m.pub_key FROM aliases a"
+	" JOIN members m ON m.id = a.member_id ORDER BY a.id";
+static const char gsr_denied[] =
+	"SELECT pub_key, comment, coalesce(CAST(strftime('%s', created_at) AS INTEGER), 0)"
+	" FROM denied_keys ORDER BY id";
+static const char gsr_invites[] =
+	"SELECT hashed_token, created_by, coalesce(CAST(strftime('%s', created_at) AS INTEGER), 0)"
+	" FROM invites WHERE active ORDER BY id";
+static const char gsr_config[] = "SELECT privacyMode FROM config WHERE id = 0";
+static const char gsr_notices[] =
+	"SELECT p.name, n.content FROM pins p JOIN pin_notices pn ON pn.pin_id = p.id"
+	" JOIN notices n ON n.id = pn.notice_id WHERE n.language = 'en-GB' ORDER BY n.id";
+
+struct gsr_import {
+	struct store *st;
+	sqlite3 *src;
+	char *err;
+	size_t errlen;
+	store_alias_verify_fn verify;
+	void *ctx;
+	int64_t now;
+	struct store_import_stats *n;
+};
+
+__attribute__((format(printf, 3, 4)))
+static int imp_fail(struct gsr_import *g, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(g->err, g->errlen, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int imp_prepare(struct gsr_import *g, const char *sql, sqlite3_stmt **out)
+{
+	if (sqlite3_prepare_v2(g->src, sql, -1, out, NULL) != SQLITE_OK)
+		return imp_fail(g, -EILSEQ, "not a go-ssb-room roomdb: %s", sqlite3_errmsg(g->src));
+	return 0;
+}
+
+static int64_t imp_count(struct gsr_import *g, const char *sql)
+{
+	sqlite3_stmt *q = NULL;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(g->src, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
+static bool imp_key(sqlite3_stmt *q, int col, uint8_t key[STORE_KEY_LEN])
+{
+	const char *t = (const char *)sqlite3_column_text(q, col);
+
+	return t != NULL && keys_id_parse(t, strlen(t), key) == 0 && !key_zero(key);
+}
+
+static int imp_write(struct gsr_import *g, sqlite3_stmt *w)
+{
+	int r = step_done(g->st, w);
+
+	if (r != 0)
+		return imp_fail(g, r, "writing: %s", g->st->errmsg);
+	return 0;
+}
+
+static int imp_members(struct gsr_import *g)
+{
+	sqlite3_stmt *q, *w;
+	uint8_t key[STORE_KEY_LEN];
+	int rc, r = imp_prepare(g, gsr_members, &q);
+
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		int64_t id = sqlite3_column_int64(q, 0);
+		int role = sqlite3_column_int(q, 1);
+
+		if (!imp_key(q, 2, key))
+			r = imp_fail(g, -EILSEQ, "members row %lld: '%s' is not a feed id", (long long)id,
+			             (const char *)sqlite3_column_text(q, 2));
+		else if (!role_ok((enum store_role)role))
+			r = imp_fail(g, -EILSEQ, "members row %lld: role %d is not 1, 2 or 3", (long long)id, role);
+		else if (!(w = stmt(g->st, S_IMP_MEMBER)))
+			r = -EIO;
+		else {
+			sqlite3_bind_int64(w, 1, id);
+			sqlite3_bind_blob(w, 2, key, STORE_KEY_LEN, SQLITE_STATIC);
+			sqlite3_bind_int(w, 3, role);
+			sqlite3_bind_int64(w, 4, g->now);
+			r = imp_write(g, w);
+			g->n->members += r == 0;
+		}
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = imp_fail(g, -EIO, "reading members: %s", sqlite3_errmsg(g->src));
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int imp_aliases(struct gsr_import *g)
+{
+	sqlite3_stmt *q, *w;
+	uint8_t key[STORE_KEY_LEN];
+	int rc, r = imp_prepare(g, gsr_aliases, &q);
+
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+		const void *sig = sqlite3_column_blob(q, 1);
+
+		/* A name or signature go-ssb-room let in but that does not hold
+		 * (the empty name, a bad signature) stays behind: clients check
+		 * the signature, so such an alias could not work anyway. */
+		if (name == NULL || !store_alias_valid(name, strlen(name)) ||
+		    sqlite3_column_bytes(q, 1) != STORE_SIG_LEN || !imp_key(q, 3, key) ||
+		    !g->verify(g->ctx, name, key, sig)) {
+			g->n->aliases_bad++;
+			continue;
+		}
+		if (!(w = stmt(g->st, S_ALIAS_ADD))) {
+			r = -EIO;
+			break;
+		}
+		sqlite3_bind_text(w, 1, name, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(w, 2, sqlite3_column_int64(q, 2));
+		sqlite3_bind_blob(w, 3, sig, STORE_SIG_LEN, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(w, 4, g->now);
+		r = imp_write(g, w);
+		g->n->aliases += r == 0;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = imp_fail(g, -EIO, "reading aliases: %s", sqlite3_errmsg(g->src));
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int imp_denied(struct gsr_import *g)
+{
+	sqlite3_stmt *q, *w;
+	uint8_t key[STORE_KEY_LEN];
+	char comment[STORE_COMMENT_MAX + 1];
+	int rc, r = imp_prepare(g, gsr_denied, &q);
+
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *c = (const char *)sqlite3_column_text(q, 1);
+
+		if (!imp_key(q, 0, key)) {
+			r = imp_fail(g, -EILSEQ, "denied_keys: '%s' is not a feed id",
+			             (const char *)sqlite3_column_text(q, 0));
+			break;
+		}
+		snprintf(comment, sizeof comment, "%s", c != NULL ? c : "");
+		if (!(w = stmt(g->st, S_DENY_ADD))) {
+			r = -EIO;
+			break;
+		}
+		sqlite3_bind_blob(w, 1, key, STORE_KEY_LEN, SQLITE_STATIC);
+		sqlite3_bind_text(w, 2, comment, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(w, 3, sqlite3_column_int64(q, 2));
+		r = imp_write(g, w);
+		g->n->denied += r == 0;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = imp_fail(g, -EIO, "reading denied_keys: %s", sqlite3_errmsg(g->src));
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int imp_invites(struct gsr_import *g)
+{
+	sqlite3_stmt *q, *w;
+	uint8_t hash[STORE_HASH_LEN];
+	size_t got;
+	int rc, r = imp_prepare(g, gsr_invites, &q);
+
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(q, 0);
+		const char *end;
+
+		/* sha256 hex of the 50 raw token bytes: the same hash fairway keeps */
+		if (hex == NULL || strlen(hex) != 2 * STORE_HASH_LEN ||
+		    sodium_hex2bin(hash, sizeof hash, hex, strlen(hex), NULL, &got, &end) != 0 ||
+		    got != STORE_HASH_LEN) {
+			r = imp_fail(g, -EILSEQ, "invites: '%s' is not a sha256 in hex", hex ? hex : "");
+			break;
+		}
+		if (!(w = stmt(g->st, S_INVITE_ADD))) {
+			r = -EIO;
+			break;
+		}
+		sqlite3_bind_blob(w, 1, hash, STORE_HASH_LEN, SQLITE_STATIC);
+		sqlite3_bind_int64(w, 2, sqlite3_column_int64(q, 1));
+		sqlite3_bind_int64(w, 3, sqlite3_column_int64(q, 2));
+		sqlite3_bind_int64(w, 4, 0);
+		r = imp_write(g, w);
+		g->n->invites += r == 0;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = imp_fail(g, -EIO, "reading invites: %s", sqlite3_errmsg(g->src));
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int imp_setting(struct gsr_import *g, const char *name, const char *value)
+{
+	sqlite3_stmt *w = stmt(g->st, S_SET_PUT);
+
+	if (w == NULL)
+		return -EIO;
+	sqlite3_bind_text(w, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(w, 2, value, -1, SQLITE_TRANSIENT);
+	return imp_write(g, w);
+}
+
+static int imp_settings(struct gsr_import *g)
+{
+	static const struct { const char *pin, *name; } pins[] = {
+		{ "NoticeDescription", "notice.description" }, { "NoticeNews", "notice.news" },
+		{ "NoticeCodeOfConduct", "notice.code-of-conduct" },
+		{ "NoticePrivacyPolicy", "notice.privacy-policy" },
+	};
+	sqlite3_stmt *q;
+	char v[4];
+	int rc, mode, r = imp_prepare(g, gsr_config, &q);
+
+	if (r != 0)
+		return r;
+	mode = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : STORE_MODE_COMMUNITY;
+	sqlite3_finalize(q);
+	if (mode < STORE_MODE_OPEN || mode > STORE_MODE_RESTRICTED)
+		return imp_fail(g, -EILSEQ, "config: privacyMode %d is not 1, 2 or 3", mode);
+	snprintf(v, sizeof v, "%d", mode);
+	if ((r = imp_setting(g, "mode", v)) != 0)
+		return r;
+	g->n->mode = (enum store_mode)mode;
+	/* notices are optional (a roomdb before migration 02 has none) */
+	if (sqlite3_prepare_v2(g->src, gsr_notices, -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		const char *pin = (const char *)sqlite3_column_text(q, 0);
+		const char *content = (const char *)sqlite3_column_text(q, 1);
+
+		for (size_t i = 0; pin && content && i < sizeof pins / sizeof pins[0]; i++)
+			if (strcmp(pin, pins[i].pin) == 0 && strlen(content) <= STORE_TEXT_MAX) {
+				r = imp_setting(g, pins[i].name, content);
+				g->n->notices += r == 0;
+			}
+	}
+	sqlite3_finalize(q);
+	return r;
+}
+
+int store_import_gsr(struct store *st, const char *gsr_path, store_alias_verify_fn verify,
+                     void *ctx, int64_t now, struct store_import_stats *out,
+                     char *err, size_t errlen)
+{
+	struct store_import_stats n0;
+	struct gsr_import g = { st, NULL, err, errlen, verify, ctx, now, out ? out : &n0 };
+	int r, rc;
+
+	memset(g.n, 0, sizeof *g.n);
+	if (!st || !gsr_path || !verify)
+		return -EINVAL;
+	if (access(gsr_path, R_OK) != 0)
+		return imp_fail(&g, -errno, "%s: %s", gsr_path, strerror(errno));
+	rc = sqlite3_open_v2(gsr_path, &g.src, SQLITE_OPEN_READONLY, NULL);
+	if (rc != SQLITE_OK) {
+		r = imp_fail(&g, -EACCES, "%s: %s", gsr_path, g.src ? sqlite3_errmsg(g.src) : "cannot open");
+		goto out;
+	}
+	sqlite3_busy_timeout(g.src, 2000);
+	if (imp_count(&g, gsr_tables) != 6) {
+		r = imp_fail(&g, -EILSEQ, "%s: not a go-ssb-room roomdb (no gorp_migrations, members, "
+		             "invites, aliases, denied_keys and config tables)", gsr_path);
+		goto out;
+	}
+	if (count_q(st, S_IMP_EMPTY, 0) != 0) {
+		r = imp_fail(&g, -ENOTEMPTY, "the room database has members, invites, aliases or "
+		             "denied keys already: import into a new one");
+		goto out;
+	}
+	g.n->sessions_skipped = (size_t)imp_count(&g, "SELECT count(*) FROM SIWSSB_sessions");
+	g.n->passwords_skipped = (size_t)imp_count(&g, "SELECT count(*) FROM fallback_passwords");
+	r = tx_begin(st);
+	if (r != 0) {
+		imp_fail(&g, r, "%s", st->errmsg);
+		goto out;
+	}
+	r = imp_members(&g);
+	if (r == 0)
+		r = imp_aliases(&g);
+	if (r == 0)
+		r = imp_denied(&g);
+	if (r == 0)
+		r = imp_invites(&g);
+	if (r == 0)
+		r = imp_settings(&g);
+	rc = tx_end(st, r);
+	if (r == 0 && rc != 0)
+		r = imp_fail(&g, rc, "commit: %s", st->errmsg);
+	if (r == 0) {
+		/* the index and counters from what is now committed */
+		r = load_index(st);
+		if (r == 0)
+			r = load_mode(st);
+		st->stats.invites_open = (uint64_t)count_q(st, S_INVITE_COUNT_OPEN, now);
+	} else {
+		memset(g.n, 0, sizeof *g.n);
+	}
+out:
+	sqlite3_close(g.src);
+	return r;
 }

@@ -248,4 +248,32 @@ struct store_stats {
 };
 void store_stats_get(const struct store *st, struct store_stats *out);
 
+/* ---- moving from go-ssb-room (fairway room import) -------------------- */
+
+struct store_import_stats {
+	size_t members, aliases, denied, invites, notices;
+	size_t aliases_bad;          /* skipped: bad name or signature */
+	size_t sessions_skipped;     /* SIWSSB sessions: members sign in again */
+	size_t passwords_skipped;    /* fallback passwords: fairway has none */
+	enum store_mode mode;
+};
+/* The caller checks an alias's signature (the store does no crypto):
+ * true if sig is owner's over the alias registration string. */
+typedef bool (*store_alias_verify_fn)(void *ctx, const char *name,
+                                      const uint8_t owner[STORE_KEY_LEN],
+                                      const uint8_t sig[STORE_SIG_LEN]);
+/* Copies a go-ssb-room roomdb (rooms2-server.md §3.3, opened read-only at
+ * gsr_path) into st, which must be empty (no members, invites, aliases or
+ * denied keys): members with their ids and roles, aliases whose name is
+ * [a-z0-9]{1,63} and whose signature verify() accepts, denied keys (comment
+ * cut to STORE_COMMENT_MAX), active invites (their sha256 carried over;
+ * they never expire, as there), the privacy mode and the en-GB notices.
+ * One transaction: on an error nothing is written. now: members' "added".
+ * Errors (message in err): -EILSEQ not a go-ssb-room roomdb, or a row it
+ * cannot take (bad key, role, hash); -ENOTEMPTY st has data; -EACCES,
+ * -ENOENT the file; -EIO. */
+int store_import_gsr(struct store *st, const char *gsr_path, store_alias_verify_fn verify,
+                     void *ctx, int64_t now, struct store_import_stats *out,
+                     char *err, size_t errlen);
+
 #endif

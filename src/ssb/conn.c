@@ -55,8 +55,10 @@ struct conn {
 	struct mrpc *rpc;
 	bool goodbye_sent;   /* muxrpc and box-stream goodbyes are out */
 
-	/* output: plaintext waiting to fill a 4096-byte frame */
-	uint8_t out[BOXS_MAX_BODY];
+	/* output: plaintext waiting to fill a 4096-byte frame; allocated
+	 * once the handshake is done, so that a pending handshake holds only
+	 * its SHS state (issue 11: a flood of msg1s must stay cheap) */
+	uint8_t *out;
 	size_t out_len;
 	uint8_t *wire;        /* sealed frames not yet handed down (TCP) */
 	size_t wire_len;
@@ -67,6 +69,8 @@ struct conn {
 	int pending;          /* handles + lower not yet released */
 	char *reason;         /* why it closed (NULL: clean) */
 	bool failed_once;     /* reason already logged */
+	bool lower_reset;     /* the lower saw a reset (TCP RST) */
+	bool closing_told;    /* cfg.on_closing called */
 	bool tunneled;        /* lower is a muxrpc stream */
 	unsigned pausers;     /* conn_pause_input(true) calls not yet undone */
 	void (*drain_fn)(struct conn *c, void *ud);
@@ -181,7 +185,7 @@ static void flush_cb(uv_idle_t *h)
 static int out_append(struct conn *c, const uint8_t *p, size_t len)
 {
 	while (len > 0) {
-		size_t n = sizeof(c->out) - c->out_len;
+		size_t n = BOXS_MAX_BODY - c->out_len;
 
 		if (n > len)
 			n = len;
@@ -189,7 +193,7 @@ static int out_append(struct conn *c, const uint8_t *p, size_t len)
 		c->out_len += n;
 		p += n;
 		len -= n;
-		if (c->out_len == sizeof(c->out)) {
+		if (c->out_len == BOXS_MAX_BODY) {
 			int rc = seal_and_write(c, c->out, c->out_len);
 
 			c->out_len = 0;
@@ -253,6 +257,7 @@ static void conn_final(struct conn *c)
 		free(c->dec);
 	}
 	psc_dec_free(&c->pdec);
+	free(c->out);
 	free(c->wire);
 	boxs_wipe(&c->enc);
 	free(c->reason);
@@ -277,13 +282,26 @@ void conn_lower_closed(struct conn *c)
 }
 
 /* Stops all I/O now; the rest happens in the close callbacks. */
+static void tell_closing(struct conn *c)
+{
+	if (c->closing_told)
+		return;
+	c->closing_told = true;
+	if (c->cfg.on_closing != NULL)
+		c->cfg.on_closing(c, c->cfg.ud);
+}
+
 static void conn_finish(struct conn *c, const char *reason)
 {
 	if (c->state == CONN_CLOSED)
 		return;
+	tell_closing(c);
 	if (reason != NULL && c->reason == NULL)
 		c->reason = strdup(reason);
-	if (reason != NULL)
+	if (reason != NULL && c->state == CONN_HANDSHAKE && c->cfg.owner_logs_handshake &&
+	    c->remote_id[0] == '\0')
+		log_debug("connection %s closed: %s", c->peer_name, reason);
+	else if (reason != NULL)
 		log_info("connection %s%s%s closed: %s", c->peer_name,
 		         c->remote_id[0] ? " " : "", c->remote_id, reason);
 	else
@@ -308,6 +326,7 @@ void conn_close(struct conn *c, const char *reason)
 		return;
 	}
 	/* Clean close: goodbyes out, then wait a moment for the peer's. */
+	tell_closing(c);
 	send_goodbyes(c);
 	conn_enter_state(c, CONN_CLOSING);
 	uv_timer_start(&c->timer, linger_cb, CONN_LINGER_MS, 0);
@@ -324,7 +343,8 @@ static void become_open(struct conn *c)
 		return;
 	}
 	c->dec = malloc(sizeof(*c->dec));
-	if (c->dec == NULL) {
+	c->out = malloc(BOXS_MAX_BODY);
+	if (c->dec == NULL || c->out == NULL) {
 		shs_outcome_wipe(&o);
 		conn_finish(c, "out of memory");
 		return;
@@ -497,7 +517,10 @@ void conn_lower_eof(struct conn *c, const char *why)
 {
 	switch (c->state) {
 	case CONN_HANDSHAKE:
-		if (c->shs != NULL && c->shs->step == SHS_CLIENT_WAIT_HELLO)
+		if (c->is_client && c->lower_reset)
+			conn_finish(c, "server refused the connection (reset during the handshake): "
+			               "it is busy, or at its limit for our address; try again later");
+		else if (c->shs != NULL && c->shs->step == SHS_CLIENT_WAIT_HELLO)
 			conn_finish(c, "server hung up after our hello: wrong network key, or it refused us");
 		else if (c->shs != NULL && c->shs->step == SHS_CLIENT_WAIT_ACCEPT)
 			conn_finish(c, "server hung up after our auth: wrong server key, or it refused us");
@@ -713,6 +736,7 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		char why[96];
 
 		snprintf(why, sizeof(why), "read: %s", uv_strerror((int)nread));
+		t->c->lower_reset = nread == UV_ECONNRESET;
 		conn_lower_eof(t->c, why);
 	}
 }
@@ -726,7 +750,10 @@ static void tcp_write_cb(uv_write_t *req, int status)
 		struct conn *c = t->c;
 
 		c->lower_queued -= w->len;
-		if (status < 0) {
+		if ((status == UV_ECONNRESET || status == UV_EPIPE) && c->state == CONN_HANDSHAKE) {
+			c->lower_reset = true;   /* reported like the read side's reset */
+			conn_lower_eof(c, "write: connection reset by peer");
+		} else if (status < 0) {
 			char why[96];
 
 			snprintf(why, sizeof(why), "write: %s", uv_strerror(status));
@@ -918,6 +945,22 @@ int conn_tcp_accept(uv_stream_t *server, const struct conn_cfg *cfg, struct conn
 	if (rc < 0) {
 		tcp_close_bare(t);
 		return rc;
+	}
+	if (cfg->admit != NULL) {
+		char ip[INET6_ADDRSTRLEN] = "";
+
+		if (uv_tcp_getpeername(&t->tcp, (struct sockaddr *)&ss, &len) == 0)
+			uv_ip_name((struct sockaddr *)&ss, ip, sizeof(ip));
+		if (!cfg->admit(ip, ntohs(((struct sockaddr_in *)&ss)->sin_port), cfg->ud)) {
+			/* Refused before anything is allocated but this handle: a
+			 * reset tells the client it was refused (not a wrong key,
+			 * which ends with a FIN after its hello). */
+			t->closing = true;
+			if (uv_tcp_close_reset(&t->tcp, tcp_closed_cb) < 0)
+				uv_close((uv_handle_t *)&t->tcp, tcp_closed_cb);
+			return -ECONNREFUSED;
+		}
+		len = sizeof(ss);
 	}
 	t->c = conn_new(cfg, false, NULL, &tcp_ops, t);
 	if (t->c == NULL) {

@@ -54,6 +54,19 @@ struct conn_cfg {
 	/* Called once, on every path out (failed handshake included); reason
 	 * is NULL for a clean goodbye. The conn is freed right after. */
 	void (*on_close)(struct conn *c, const char *reason, void *ud);
+	/* Called once, as soon as the conn starts closing (goodbyes out, or
+	 * I/O stopped), before on_close: from here on it is leaving and
+	 * counts toward no limit. May be NULL. */
+	void (*on_closing)(struct conn *c, void *ud);
+	/* conn_tcp_accept, before anything but the socket is allocated: the
+	 * client's numeric address (sin_port is the same offset in both
+	 * families) decides. false: the socket is reset and closed, the
+	 * accept returns -ECONNREFUSED and no other callback runs. May be NULL. */
+	bool (*admit)(const char *ip, uint16_t port, void *ud);
+	/* Server side: a handshake that fails before the client proved its
+	 * key is logged at debug level only; the owner logs it (the portal
+	 * sums them up per address). Refusals of a known key stay logged. */
+	bool owner_logs_handshake;
 	void *ud;
 };
 

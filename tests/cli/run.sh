@@ -83,6 +83,9 @@ lines=$(cat "$d"/*.err | wc -l)
 [ -z "$leaks" ] && [ "$lines" -gt 10 ] && ok "no private key in $lines debug log lines of portal, host and ping" \
 	|| not_ok "secrets in logs (or no logs: $lines lines)" "$leaks"
 
+CAPS_ROOM=1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=
+. tests/cli/room.sh
+
 echo "1..$n"
 echo "# pass $((n - fails))"
 echo "# fail $fails"

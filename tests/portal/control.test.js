@@ -75,7 +75,7 @@ test('portal.sock beside the secret, mode 0600; info; stop exits the portal with
     const lines = t.stdout.trimEnd().split('\n')
     assert.equal(lines[0], `portal ${s.ids.room.id}  ${p.addr}  privacy community`)
     assert.ok(lines.includes(' connections 1 (0 in handshake)  attendants 1  tunnels 0 open, 0 opened'), t.stdout)
-    assert.ok(lines.some((l) => l.startsWith(' refused: per-address 0, pending 0, denied 0, not-member 0, ' +
+    assert.ok(lines.some((l) => l.startsWith(' refused: per-address 0, pending 0 (per-address 0, evicted 0), denied 0, not-member 0, ' +
       'tunnels-per-peer 0, multi-hop 0, unknown-target 0; idle closes 0')), t.stdout)
     const peerRe = new RegExp(`^ peer ${esc(s.ids.alice.id)}  127\\.0\\.0\\.1:\\d+  OPEN  attendant  member  tunnels 0  queued \\d+ bytes`)
     assert.equal(lines.filter((l) => peerRe.test(l)).length, 1, t.stdout)

@@ -209,6 +209,21 @@ function rawConn (port) {
   })
 }
 
+// A connection the portal refuses at accept: it resets the socket, which
+// Node may report before or after 'connect'. Resolves {data, reset, ms}
+// once it is gone (data: every byte the server sent, none expected).
+function refusedConn (port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port })
+    const chunks = []
+    const t0 = Date.now()
+    let reset = false
+    sock.on('data', (d) => chunks.push(d))
+    sock.on('error', (e) => { if (e.code === 'ECONNRESET') reset = true })
+    sock.once('close', () => resolve({ data: Buffer.concat(chunks), reset, ms: Date.now() - t0 }))
+  })
+}
+
 const b64 = (id) => Buffer.from(id.replace(/^@/, '').replace(/\.ed25519$/, ''), 'base64')
 
 // Runs the real JS secret-handshake client as keys against the portal and
@@ -312,6 +327,7 @@ function policyFile (s, name, text) {
 }
 
 module.exports = {
+  refusedConn,
   ...H,
   CAPS, pull, ssbKeys, sleep, identity, scratch, portal, fw, call, info, waitFor,
   countLines, waitLog, assertLogLines, jsConnect, closeAll, rpcCall, firstOf, openTunnel, rawConn,

@@ -460,6 +460,109 @@ static void test_crash(void **state)
 	}
 }
 
+/* A go-ssb-room-shaped roomdb (the tables import reads, as in its
+ * migrations 01 and 03; tests/cli builds one from the real migrations). */
+static void make_gsr(const char *file, const char *extra)
+{
+	sqlite3 *db;
+	char *e = NULL;
+	assert_int_equal(sqlite3_open(file, &db), SQLITE_OK);
+	int rc = sqlite3_exec(db,
+		"CREATE TABLE gorp_migrations (id text not null primary key, applied_at datetime);"
+		"CREATE TABLE members (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, role INTEGER NOT NULL,"
+		" pub_key TEXT NOT NULL UNIQUE, CHECK(role > 0));"
+		"CREATE TABLE invites (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, hashed_token TEXT UNIQUE NOT NULL,"
+		" created_by INTEGER NOT NULL, created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP,"
+		" active boolean NOT NULL DEFAULT TRUE);"
+		"CREATE TABLE aliases (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, name TEXT UNIQUE NOT NULL,"
+		" member_id INTEGER NOT NULL, signature BLOB NOT NULL);"
+		"CREATE TABLE denied_keys (id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL, pub_key TEXT NOT NULL UNIQUE,"
+		" comment TEXT NOT NULL, created_at DATETIME NOT NULL DEFAULT CURRENT_TIMESTAMP);"
+		"CREATE TABLE config (id integer NOT NULL PRIMARY KEY, privacyMode integer NOT NULL,"
+		" defaultLanguage TEXT NOT NULL, use_subdomain_for_aliases boolean NOT NULL);"
+		"INSERT INTO config VALUES (0, 1, 'en', 1);"
+		"INSERT INTO members(id, role, pub_key) VALUES"
+		" (4, 3, '@AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=.ed25519'),"
+		" (7, 1, '@AgAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=.ed25519');"
+		"INSERT INTO aliases(name, member_id, signature) VALUES"
+		" ('alice', 4, zeroblob(64)), ('bob', 7, zeroblob(64)), ('', 7, zeroblob(64));"
+		"INSERT INTO denied_keys(pub_key, comment, created_at) VALUES"
+		" ('@AwAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=.ed25519', 'spam', '2021-05-01 10:00:00');"
+		"INSERT INTO invites(hashed_token, created_by, active) VALUES"
+		" ('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', 4, 1),"
+		" ('ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100', 4, 0);",
+		NULL, NULL, &e);
+	if (rc != SQLITE_OK)
+		fail_msg("gsr schema: %s", e);
+	if (extra != NULL)
+		assert_int_equal(sqlite3_exec(db, extra, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* accepts alice's only: the store must keep just what verify() says */
+static bool verify_alice(void *ctx, const char *name, const uint8_t owner[32], const uint8_t sig[64])
+{
+	(*(int *)ctx)++;
+	return strcmp(name, "alice") == 0 && owner[0] == 1;
+}
+
+static void test_import_gsr(void **state)
+{
+	char gsr[160], bad[160];
+	struct store *st = open_ok();
+	struct store_import_stats n;
+	struct store_member m;
+	struct store_alias a;
+	struct store_invite inv;
+	uint8_t k[32] = { 1 }, k2[32] = { 2 }, k3[32] = { 3 };
+	int calls = 0, cnt = 0;
+
+	snprintf(gsr, sizeof gsr, "%s/roomdb", dir);
+	make_gsr(gsr, NULL);
+	assert_int_equal(store_import_gsr(st, gsr, verify_alice, &calls, 1000, &n, err, sizeof err), 0);
+	assert_int_equal(n.members, 2);
+	assert_int_equal(n.aliases, 1);
+	assert_int_equal(n.aliases_bad, 2);   /* bob's failed verify, '' is no name */
+	assert_int_equal(calls, 2);
+	assert_int_equal(n.denied, 1);
+	assert_int_equal(n.invites, 1);
+	assert_int_equal(n.mode, STORE_MODE_OPEN);
+	/* the index and the mode are live at once */
+	assert_int_equal(store_check(st, k, NULL), STORE_ROLE_ADMIN);
+	assert_int_equal(store_check(st, k2, NULL), STORE_ROLE_MEMBER);
+	assert_true(store_deny_check(st, k3));
+	assert_int_equal(store_mode_get(st), STORE_MODE_OPEN);
+	assert_int_equal(store_member_get(st, k2, &m), 0);
+	assert_int_equal(m.id, 7);
+	assert_int_equal(store_alias_get(st, "alice", &a), 0);
+	assert_int_equal(a.member_id, 4);
+	assert_int_equal(store_alias_get(st, "bob", &a), -ENOENT);
+	assert_int_equal(store_invite_list(st, true, 1000, inv_count, &cnt), 0);
+	assert_int_equal(cnt, 1);
+	assert_int_equal(store_invite_get(st, 1, &inv), 0);
+	assert_int_equal(inv.hash[1], 0x11);
+	assert_int_equal(inv.expires, 0);
+	/* again: the store is not empty */
+	assert_int_equal(store_import_gsr(st, gsr, verify_alice, &calls, 1000, &n, err, sizeof err), -ENOTEMPTY);
+	store_close(st);
+
+	/* a bad row: nothing written; not a roomdb: refused */
+	snprintf(path, sizeof path, "%s/two.db", dir);
+	st = open_ok();
+	snprintf(bad, sizeof bad, "%s/bad-roomdb", dir);
+	make_gsr(bad, "INSERT INTO members(id, role, pub_key) VALUES (9, 5, '@BAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=.ed25519');");
+	assert_int_equal(store_import_gsr(st, bad, verify_alice, &calls, 1000, &n, err, sizeof err), -EILSEQ);
+	assert_non_null(strstr(err, "members row 9: role 5"));
+	assert_int_equal(store_member_count(st), 0);
+	assert_int_equal(store_check(st, k, NULL), STORE_ROLE_NONE);
+	snprintf(bad, sizeof bad, "%s/room.db", dir);   /* fairway's own */
+	assert_int_equal(store_import_gsr(st, bad, verify_alice, &calls, 1000, &n, err, sizeof err), -EILSEQ);
+	assert_non_null(strstr(err, "not a go-ssb-room roomdb"));
+	snprintf(bad, sizeof bad, "%s/missing", dir);
+	assert_int_equal(store_import_gsr(st, bad, verify_alice, &calls, 1000, &n, err, sizeof err), -ENOENT);
+	store_close(st);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -474,6 +577,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_crash, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_gsr, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
