@@ -1,6 +1,6 @@
 /* fuzz_addr: arbitrary bytes as a ';'-separated multiserver address list.
- * Invariant: every NET/TUNNEL address prints canonically and the printed
- * form parses back to the same address (the IPv6 %zone is not printed). */
+ * Invariant: every NET/TUNNEL/WS address prints canonically and the printed
+ * form parses back to the same address, IPv6 %zone included. */
 #include <stdint.h>
 #include <string.h>
 
@@ -12,14 +12,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int same(const struct addr *a, const struct addr *b)
 {
-	size_t hl = strcspn(a->host, "%");
-
 	if (a->kind != b->kind || a->has_shs != b->has_shs || a->has_seed != b->has_seed ||
 	    memcmp(a->shs_pk, b->shs_pk, 32) != 0 || memcmp(a->shs_seed, b->shs_seed, 32) != 0)
 		return 0;
+	if (a->kind == ADDR_WS)
+		return a->port == b->port && a->secure == b->secure &&
+		       strcmp(a->host, b->host) == 0 && strcmp(a->path, b->path) == 0;
 	if (a->kind == ADDR_NET)
-		return a->port == b->port && strlen(b->host) == hl &&
-		       memcmp(a->host, b->host, hl) == 0;
+		return a->port == b->port && strcmp(a->host, b->host) == 0;
 	return memcmp(a->portal, b->portal, 32) == 0 && memcmp(a->target, b->target, 32) == 0 &&
 	       a->has_instance == b->has_instance && a->instance == b->instance;
 }

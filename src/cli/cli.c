@@ -13,6 +13,7 @@
 #include "log.h"
 #include "tunnel.h"
 #include "cmd.h"
+#include "wsconn.h"
 
 int cli_load_identity(const char *path, struct keys *out)
 {
@@ -105,22 +106,35 @@ bad:
 int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
                    const struct addr **tun)
 {
+	const struct addr *wss = NULL;
+
 	*net = NULL;
 	*tun = NULL;
 	for (size_t i = 0; i < n && *tun == NULL; i++)
 		if (a[i].kind == ADDR_TUNNEL && a[i].has_shs)
 			*tun = &a[i];
-	for (size_t i = 0; i < n && *net == NULL; i++)
-		if (a[i].kind == ADDR_NET && a[i].has_shs &&
-		    (*tun == NULL || memcmp(a[i].shs_pk, (*tun)->portal, 32) == 0))
-			*net = &a[i];
+	/* net: first (plain TCP costs least), then ws://; wss:// needs a
+	 * TLS proxy (wsconn.h) and is only named in the error. */
+	for (int pass = 0; pass < 2 && *net == NULL; pass++)
+		for (size_t i = 0; i < n && *net == NULL; i++) {
+			if (a[i].kind != (pass == 0 ? ADDR_NET : ADDR_WS) || !a[i].has_shs ||
+			    (*tun != NULL && memcmp(a[i].shs_pk, (*tun)->portal, 32) != 0))
+				continue;
+			if (wsconn_unsupported(&a[i]) != NULL)
+				wss = &a[i];
+			else
+				*net = &a[i];
+		}
 	if (*net != NULL)
 		return 0;
-	if (*tun != NULL)
+	if (wss != NULL)
+		fprintf(stderr, "fairway: %s\n", wsconn_unsupported(wss));
+	else if (*tun != NULL)
 		fprintf(stderr, "fairway: a tunnel address needs the portal's net:HOST:PORT~shs:KEY "
-		                "(add it with ';' or --portal)\n");
+		                "or ws://HOST:PORT~shs:KEY (add it with ';' or --portal)\n");
 	else
-		fprintf(stderr, "fairway: no net:HOST:PORT~shs:KEY or tunnel:…~shs:… address given\n");
+		fprintf(stderr, "fairway: no net:HOST:PORT~shs:KEY, ws://HOST:PORT~shs:KEY or "
+		                "tunnel:…~shs:… address given\n");
 	return EXIT_USAGE;
 }
 
@@ -131,8 +145,11 @@ int cli_dial(const struct conn_cfg *cfg, const struct addr *net, const struct ad
 
 	if (tun == NULL) {
 		/* Failures after this arrive through cfg's on_close. */
-		conn_tcp_connect(cfg, net->host, net->port, net->shs_pk, handle);
-		return 0;
+		if (wsconn_dial(cfg, net, handle) == 0)
+			return 0;
+		fprintf(stderr, "fairway: cannot connect to the portal: %s\n",
+		        wsconn_unsupported(net) != NULL ? wsconn_unsupported(net) : "out of memory");
+		return EXIT_RUNTIME;
 	}
 	*handle = tunnel_dial(cfg, net, tun, err, sizeof(err));
 	if (*handle != NULL)

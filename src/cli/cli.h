@@ -47,7 +47,8 @@ int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
 
 struct conn;
 struct conn_cfg;
-/* Opens the route cli_pick_route chose: a TCP session to *net, or the
+/* Opens the route cli_pick_route chose: a session to *net (TCP for net:,
+ * WebSocket for ws://), or the
  * tunnel tun through it (tunnel_dial). *handle gets the connection whose
  * closing ends it all. Returns 0, or EXIT_RUNTIME with a message printed
  * (cfg's on_close is not called then). */

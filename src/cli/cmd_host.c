@@ -21,6 +21,7 @@
 #include "log.h"
 #include "rpc.h"
 #include "tunnel.h"
+#include "wsconn.h"
 
 struct host_run {
 	uv_loop_t *loop;
@@ -134,14 +135,17 @@ int cmd_host(int argc, char **argv)
 		}
 	}
 	if (portal == NULL || optind != argc) {
-		fprintf(stderr, "usage: fairway host --portal net:HOST:PORT~shs:KEY "
+		fprintf(stderr, "usage: fairway host --portal net:HOST:PORT~shs:KEY|ws://HOST:PORT~shs:KEY "
 		                "[--expose NAME=HOST:PORT]...\n");
 		return EXIT_USAGE;
 	}
-	if (addr_parse(portal, strlen(portal), &hc.portal, err, sizeof(err)) != 0 ||
-	    hc.portal.kind != ADDR_NET || !hc.portal.has_shs) {
-		fprintf(stderr, "fairway host: --portal wants net:HOST:PORT~shs:KEY (%s)\n",
-		        hc.portal.kind != ADDR_NET ? "not a net address" : err);
+	if (addr_parse(portal, strlen(portal), &hc.portal, err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway host: --portal wants net:HOST:PORT~shs:KEY or "
+		                "ws://HOST:PORT~shs:KEY (%s)\n", err);
+		return EXIT_USAGE;
+	}
+	if (wsconn_unsupported(&hc.portal) != NULL) {
+		fprintf(stderr, "fairway host: --portal: %s\n", wsconn_unsupported(&hc.portal));
 		return EXIT_USAGE;
 	}
 	if ((rc = cli_parse_caps(caps, h.net_key)) != 0 ||

@@ -31,6 +31,7 @@
 #include "roomadm.h"
 #include <time.h>
 #include "web.h"
+#include "wsup.h"
 
 /* Everything a portal is configured with, owned here. */
 struct settings {
@@ -737,6 +738,7 @@ static int start_web(struct portal_run *run, uv_loop_t *loop, const struct keys 
 	keys_pk_format_b64(b64, id->pk);
 	snprintf(msaddr, sizeof(msaddr), "net:%s:%u~shs:%s", domain, self.port, b64);
 	pcfg->public_url = url;
+	wsup_attach(run->http, run->portal);   /* SSB over WebSocket, any path */
 	portal_set_public_url(run->portal, url);
 	run->public_url = url;   /* invite links made over the control socket */
 	wcfg.http = run->http;
@@ -881,9 +883,20 @@ int cmd_portal(int argc, char **argv)
 	}
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
-	if (run.http != NULL)   /* and this one, with --http */
+	if (run.http != NULL) {   /* and these, with --http */
+		const char *key = strstr(portal_address(run.portal), "~shs:");
+
+		printf("ws://%s%s%s:%u%s\n", strchr(web_host, ':') ? "[" : "", web_host,
+		       strchr(web_host, ':') ? "]" : "", http_port(run.http), key ? key : "");
+		if (strncmp(run.public_url, "https://", 8) == 0) {
+			/* Behind a TLS proxy: the address browsers reach. */
+			const char *h = run.public_url + 8;
+
+			printf("wss://%.*s%s\n", (int)strcspn(h, "/"), h, key ? key : "");
+		}
 		printf("http://%s%s%s:%u\n", strchr(web_host, ':') ? "[" : "", web_host,
 		       strchr(web_host, ':') ? "]" : "", http_port(run.http));
+	}
 	if (run.mhttp != NULL)
 		printf("metrics: %s\n", run.metrics_url);
 	fflush(stdout);

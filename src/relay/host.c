@@ -11,6 +11,7 @@
 #include "conn.h"
 #include "log.h"
 #include "rpc.h"
+#include "wsconn.h"
 
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
@@ -136,8 +137,7 @@ static void connect_portal(struct host *h)
 	};
 
 	if (!h->stopping)
-		conn_tcp_connect(&cfg, h->cfg.portal.host, h->cfg.portal.port,
-		                 h->cfg.portal.shs_pk, &h->conn);
+		(void)wsconn_dial(&cfg, &h->cfg.portal, &h->conn);   /* net: or ws:// */
 }
 
 struct host *host_start(const struct host_cfg *cfg)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "admit.h"
@@ -25,6 +26,7 @@
 #include "relay.h"
 #include "sched.h"
 #include "tunnel.h"
+#include "wsconn.h"
 
 /* One connected (authenticated or handshaking) peer. */
 struct peer {
@@ -1623,6 +1625,49 @@ void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *l
 		if (why != NULL)
 			conn_close(q->c, why);
 	}
+}
+
+int portal_accept_ws(struct portal *p, int fd, const char *extra, size_t n,
+                     const struct sockaddr *peer)
+{
+	struct peer *q;
+	struct conn_cfg cfg;
+	char ip[64] = "", name[80] = "?";
+	const char *why;
+	int rc;
+
+	/* The address counts as a TCP peer's does, decided before anything
+	 * but the peer record is allocated (admission, as tcp_admit). */
+	if (peer != NULL && (peer->sa_family == AF_INET || peer->sa_family == AF_INET6)) {
+		uint16_t port = peer->sa_family == AF_INET
+		                ? ntohs(((const struct sockaddr_in *)peer)->sin_port)
+		                : ntohs(((const struct sockaddr_in6 *)peer)->sin6_port);
+
+		uv_ip_name(peer, ip, sizeof(ip));
+		snprintf(name, sizeof(name), strchr(ip, ':') != NULL ? "[%s]:%u" : "%s:%u", ip, port);
+	}
+	q = peer_new(p);
+	if (q == NULL) {
+		close(fd);
+		return -ENOMEM;
+	}
+	why = admission(p, q, ip);
+	if (why != NULL) {
+		admit_refused(p->admit, ip, name, why, uv_now(p->cfg.loop));
+		close(fd);
+		free(q);
+		return -ECONNREFUSED;
+	}
+	cfg = peer_cfg(p, q);
+	rc = wsconn_accept(&cfg, fd, (const uint8_t *)extra, n, peer, &q->c);
+	if (rc < 0) {
+		log_warn("WebSocket accept from %s: %s", name, strerror(-rc));
+		peer_leaving(q);
+		free(q);
+		return rc;
+	}
+	peer_insert(p, q);
+	return 0;
 }
 
 static int build_api(struct portal *p)

@@ -188,6 +188,21 @@ void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *l
 /* The web server's public URL, known only once it listens (after
  * portal_start): alias URLs and invite links are built on it. Borrowed. */
 void portal_set_public_url(struct portal *p, const char *url);
+struct sockaddr;
+/* SSB over WebSocket (wsconn.h): fd is a socket an HTTP server has
+ * upgraded (it sent the 101 with Sec-WebSocket-Accept; e.g. what
+ * libmicrohttpd's upgrade handler gets), extra[0..n) the bytes it read
+ * past the request head (copied), peer the address the connection counts
+ * as (the socket's peer, or X-Forwarded-For from a trusted proxy). The
+ * session becomes a peer exactly like an accepted TCP one: the same
+ * per-address and pending-handshake limits, handshake and idle timeouts,
+ * privacy, deny list, attendants and scheduler. fd is ours from the call
+ * on, on every path (closed with the connection, or at once on failure
+ * or while stopping): the caller must not close it, nor let its HTTP
+ * library close it (with libmicrohttpd: pass dup(sock), then finish the
+ * upgrade handle with MHD_UPGRADE_ACTION_CLOSE). Returns 0 or -errno. */
+int portal_accept_ws(struct portal *p, int fd, const char *extra, size_t n,
+                     const struct sockaddr *peer);
 /* "net:HOST:PORT~shs:KEY" of the listening socket. */
 const char *portal_address(const struct portal *p);
 /* Closes the listener and every connection (with goodbyes); the loop then

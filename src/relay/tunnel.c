@@ -8,6 +8,7 @@
 
 #include "log.h"
 #include "relay.h"
+#include "wsconn.h"
 
 static unsigned active_splices;
 static uint64_t ended_by[TUNNEL_END_COUNT];
@@ -475,8 +476,8 @@ struct conn *tunnel_dial(const struct conn_cfg *cfg, const struct addr *portal_a
 	struct conn_cfg outer = *cfg;
 	char portal_id[KEYS_ID_LEN + 1], target_id[KEYS_ID_LEN + 1];
 
-	if (portal_addr->kind != ADDR_NET || !portal_addr->has_shs) {
-		snprintf(err, errlen, "the portal needs a net:HOST:PORT~shs:KEY address");
+	if (wsconn_unsupported(portal_addr) != NULL) {
+		snprintf(err, errlen, "%s", wsconn_unsupported(portal_addr));
 		return NULL;
 	}
 	if (tunnel_addr->kind != ADDR_TUNNEL || !tunnel_addr->has_shs) {
@@ -503,8 +504,7 @@ struct conn *tunnel_dial(const struct conn_cfg *cfg, const struct addr *portal_a
 	outer.on_ready = dial_outer_ready;
 	outer.on_close = dial_outer_close;
 	outer.ud = d;
-	if (conn_tcp_connect(&outer, portal_addr->host, portal_addr->port, portal_addr->shs_pk,
-	                     &d->outer) < 0 || d->outer == NULL) {
+	if (wsconn_dial(&outer, portal_addr, &d->outer) < 0 || d->outer == NULL) {
 		snprintf(err, errlen, "cannot connect to the portal");
 		/* on_close has run or will run and frees d */
 		return NULL;

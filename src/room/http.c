@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ struct http {
 	bool stopped;
 	struct route routes[HTTP_MAX_ROUTES];
 	size_t n_routes;
+	struct route upgrade;   /* http_set_upgrade: any path, before the routes */
 };
 
 /* One per request (MHD's con_cls): the body as it arrives. */
@@ -212,6 +214,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		bool path_matched;
 		const struct route *r = route_find(h, method, url, &path_matched);
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+		const char *up = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Upgrade");
+
+		/* An upgrade on any path (as go-ssb-room): answered from the head,
+		 * a request that carries a body is no upgrade of ours. */
+		if (up != NULL && h->upgrade.fn != NULL && strcasecmp(up, "websocket") == 0) {
+			host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+			peer_text(c, peer, sizeof(peer));
+			req = (struct http_req){
+				.conn = c, .method = method, .path = url, .rest = url,
+				.host = host != NULL ? host : "", .peer = peer, .body = "",
+				.ud = h->upgrade.ud,
+			};
+			if (cl != NULL && strcmp(cl, "0") != 0)
+				return plain(c, MHD_HTTP_BAD_REQUEST, "an upgrade request has no body\n");
+			return h->upgrade.fn(&req);
+		}
 
 		if (r == NULL)
 			return plain(c, path_matched ? MHD_HTTP_METHOD_NOT_ALLOWED : MHD_HTTP_NOT_FOUND,
@@ -288,6 +306,12 @@ const char *http_query(struct http_req *r, const char *key)
 const char *http_header(struct http_req *r, const char *key)
 {
 	return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, key);
+}
+
+void http_set_upgrade(struct http *h, http_handler fn, void *ud)
+{
+	h->upgrade.fn = fn;
+	h->upgrade.ud = ud;
 }
 
 int http_route(struct http *h, const char *method, const char *path,

@@ -86,6 +86,11 @@ uint16_t http_port(const struct http *h);
  * (table full: 64 routes), -EEXIST (same method, path and match). */
 int http_route(struct http *h, const char *method, const char *path,
                enum http_match match, http_handler fn, void *ud);
+/* A request with "Upgrade: websocket" on any path goes to fn (before the
+ * routes, from its headers; one with a body is refused with 400). fn
+ * answers like a route handler: an error, or a 101 built with
+ * MHD_create_response_for_upgrade (see the top of this file). */
+void http_set_upgrade(struct http *h, http_handler fn, void *ud);
 /* Stops listening and closes every connection; the handles close on the
  * loop, then http_free(). */
 void http_stop(struct http *h);

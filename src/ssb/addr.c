@@ -287,6 +287,118 @@ static int parse_shs(const struct parsed *p, const struct proto *pr, struct addr
 	return 0;
 }
 
+/* ws://<host>[:<port>][/<path>] and wss://… as multiserver's ws plugin
+ * writes them with url.format: the ':' before the port is not escaped, so
+ * the grammar splits "ws://h:8989" into "ws" "//h" "8989"; the fields are
+ * rejoined with ':' and read as the authority of a URL. An IPv6 host is
+ * bracketed ("ws://[::1]:8989"). No port means 80 (ws) or 443 (wss). */
+static int parse_ws(const struct parsed *p, const struct proto *pr, bool secure,
+                    struct addr *a, char *err, size_t errlen)
+{
+	char u[ADDR_TEXT_MAX + 1];
+	size_t ul = 0, h0, hl, i;
+	const char *pct;
+	uint32_t v = secure ? 443 : 80;
+
+	for (size_t t = pr->first + 1u; t < (size_t)pr->first + pr->count; t++) {
+		const struct tok *f = &p->tok[t];
+
+		if (t > pr->first + 1u)
+			u[ul++] = ':';
+		memcpy(u + ul, p->text + f->off, f->len);
+		ul += f->len;
+	}
+	u[ul] = '\0';
+	if (pr->count < 2 || ul < 2 || u[0] != '/' || u[1] != '/') {
+		util_set_err(err, errlen, "%s address is %s://HOST[:PORT][/PATH]",
+		             secure ? "wss" : "ws", secure ? "wss" : "ws");
+		return -EINVAL;
+	}
+	i = 2;
+	if (u[i] == '[') {
+		const char *close = memchr(u + i, ']', ul - i);
+
+		if (close == NULL) {
+			util_set_err(err, errlen, "IPv6 host has no closing ']'");
+			return -EINVAL;
+		}
+		h0 = i + 1;
+		hl = (size_t)(close - (u + h0));
+		i = (size_t)(close - u) + 1;
+		if (memchr(u + h0, ':', hl) == NULL) {
+			util_set_err(err, errlen, "host in [] is not an IPv6 address");
+			return -EINVAL;
+		}
+		/* A zone in a URL is "%25ZONE" (RFC 6874: '%' is itself
+		 * percent-encoded); it is kept as "%ZONE", the form net: and
+		 * getaddrinfo use, and printed back as "%25ZONE". */
+		pct = memchr(u + h0, '%', hl);
+		if (pct != NULL) {
+			size_t zo = (size_t)(pct - u);
+
+			if (hl - (zo - h0) < 3 || memcmp(pct, "%25", 3) != 0) {
+				util_set_err(err, errlen, "IPv6 zone in a ws URL is written %%25ZONE (RFC 6874)");
+				return -EINVAL;
+			}
+			memmove(u + zo + 1, u + zo + 3, ul - zo - 3);
+			ul -= 2;
+			hl -= 2;
+			i -= 2;
+			u[ul] = '\0';
+		}
+	} else {
+		h0 = i;
+		while (i < ul && u[i] != ':' && u[i] != '/')
+			i++;
+		hl = i - h0;
+		if (memchr(u + h0, '%', hl) != NULL) {   /* zones only on IPv6, in [] */
+			util_set_err(err, errlen, "host is not a host name or IP address");
+			return -EINVAL;
+		}
+	}
+	if (hl == 0 || hl > ADDR_HOST_MAX) {
+		util_set_err(err, errlen, hl == 0 ? "ws address has no host" :
+		             "host is longer than 255 characters");
+		return -EINVAL;
+	}
+	memcpy(a->host, u + h0, hl);
+	a->host[hl] = '\0';
+	if (!host_valid(a->host, hl)) {
+		util_set_err(err, errlen, "host is not a host name or IP address");
+		return -EINVAL;
+	}
+	if (i < ul && u[i] == ':') {
+		size_t p0 = ++i;
+
+		while (i < ul && u[i] != '/')
+			i++;
+		if (parse_uint(u + p0, i - p0, 1, 65535, &v) != 0) {
+			util_set_err(err, errlen, "port is not a number 1..65535");
+			return -EINVAL;
+		}
+	}
+	if (i < ul && u[i] != '/') {
+		util_set_err(err, errlen, "unexpected '%c' after the ws host", u[i]);
+		return -EINVAL;
+	}
+	if (ul - i > ADDR_PATH_MAX) {
+		util_set_err(err, errlen, "ws path is longer than %d characters", ADDR_PATH_MAX);
+		return -EINVAL;
+	}
+	memcpy(a->path, u + i, ul - i);
+	a->path[ul - i] = '\0';
+	/* Only an escape can put these here, and the canonical form has none
+	 * (a ':' in the path is fine: it prints back unescaped, as above). */
+	if (strpbrk(a->path, "!;~") != NULL) {
+		util_set_err(err, errlen, "ws path holds an escaped '!', ';' or '~'");
+		return -EINVAL;
+	}
+	a->kind = ADDR_WS;
+	a->secure = secure;
+	a->port = (uint16_t)v;
+	return 0;
+}
+
 static int parse_one(const char *s, size_t len, struct addr *out, struct parsed *p,
                      char *err, size_t errlen)
 {
@@ -312,8 +424,10 @@ static int parse_one(const char *s, size_t len, struct addr *out, struct parsed 
 		rc = parse_net(p, &p->proto[0], &a, err, errlen);
 	} else if (tok_is(p, p->proto[0].first, "tunnel")) {
 		rc = parse_tunnel(p, &p->proto[0], &a, err, errlen);
+	} else if (tok_is(p, p->proto[0].first, "ws") || tok_is(p, p->proto[0].first, "wss")) {
+		rc = parse_ws(p, &p->proto[0], name->len == 3, &a, err, errlen);
 	} else {
-		/* ws, wss, onion, unix...: recognised so a caller can say which
+		/* onion, unix...: recognised so a caller can say which
 		 * transport it does not support. */
 		a.kind = ADDR_OTHER;
 		snprintf(a.other, sizeof(a.other), "%.*s", (int)name->len, p->text + name->off);
@@ -410,9 +524,10 @@ static int format_one(const struct addr *a, char *out, size_t outlen, size_t *po
 		hl = strnlen(a->host, sizeof(a->host));
 		if (hl == sizeof(a->host) || !host_valid(a->host, hl) || a->port == 0)
 			return -EINVAL;
-		/* A %zone only means something on this machine: never print it. */
-		emit(out, outlen, pos, "net:%.*s:%u", (int)strcspn(a->host, "%"), a->host,
-		     (unsigned)a->port);
+		/* A %zone is printed as parsed: it only means something on one
+		 * machine, but without it a link-local address is unusable, and
+		 * whatever is accepted must print back the same. */
+		emit(out, outlen, pos, "net:%s:%u", a->host, (unsigned)a->port);
 		break;
 	case ADDR_TUNNEL:
 		keys_id_format(id1, a->portal);
@@ -420,6 +535,24 @@ static int format_one(const struct addr *a, char *out, size_t outlen, size_t *po
 		emit(out, outlen, pos, "tunnel:%s:%s", id1, id2);
 		if (a->has_instance)
 			emit(out, outlen, pos, ":%lu", (unsigned long)a->instance);
+		break;
+	case ADDR_WS:
+		hl = strnlen(a->host, sizeof(a->host));
+		if (hl == sizeof(a->host) || !host_valid(a->host, hl) || a->port == 0 ||
+		    strnlen(a->path, sizeof(a->path)) == sizeof(a->path) ||
+		    (a->path[0] != '\0' && a->path[0] != '/') ||
+		    strpbrk(a->path, " !;~") != NULL)
+			return -EINVAL;
+		hl = strcspn(a->host, "%");
+		emit(out, outlen, pos, strchr(a->host, ':') ? "%s://[%.*s" : "%s://%.*s",
+		     a->secure ? "wss" : "ws", (int)hl, a->host);
+		if (a->host[hl] == '%')
+			emit(out, outlen, pos, "%%25%s", a->host + hl + 1);
+		if (strchr(a->host, ':'))
+			emit(out, outlen, pos, "]");
+		if (a->port != (a->secure ? 443 : 80))
+			emit(out, outlen, pos, ":%u", (unsigned)a->port);
+		emit(out, outlen, pos, "%s", a->path);
 		break;
 	default:
 		return -EINVAL;

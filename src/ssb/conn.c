@@ -1068,3 +1068,15 @@ int conn_tcp_connect(const struct conn_cfg *cfg, const char *host, uint16_t port
 	t->gai_pending = true;
 	return 0;
 }
+
+void conn_lower_drained(struct conn *c)
+{
+	notify_drain(c);
+}
+
+void conn_tcp_tune(uv_tcp_t *tcp, unsigned sndbuf)
+{
+	uv_tcp_nodelay(tcp, 1);
+	if (sndbuf != 0)
+		short_send_queue(tcp, sndbuf);
+}

@@ -113,6 +113,13 @@ void conn_start(struct conn *c);
 void conn_lower_input(struct conn *c, const uint8_t *p, size_t len);
 void conn_lower_eof(struct conn *c, const char *why);
 void conn_lower_closed(struct conn *c);
+/* A lower with ops->queued tells the conn its queue went down (the drain
+ * callback runs when it is at or below its low mark). */
+void conn_lower_drained(struct conn *c);
+/* What every TCP conn's socket gets: TCP_NODELAY and, with sndbuf != 0,
+ * short kernel queues (SO_SNDBUF, SO_RCVBUF, TCP_NOTSENT_LOWAT). For a
+ * lower over its own TCP socket (WebSocket). */
+void conn_tcp_tune(uv_tcp_t *tcp, unsigned sndbuf);
 
 /* ---- using a conn ---- */
 struct mrpc *conn_rpc(struct conn *c);          /* NULL before ready */

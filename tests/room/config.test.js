@@ -25,13 +25,16 @@ test('policy keys http and public-url; fairway check refuses bad values', async 
       const t = setTimeout(() => reject(new Error('no URL line')), 10000)
       child.stdout.on('data', (d) => {
         out += d
-        if (out.split('\n').length >= 3) { clearTimeout(t); resolve(out.split('\n')) }
+        if (/^http:\/\/.*\n/m.test(out)) { clearTimeout(t); resolve(out.split('\n')) }
       })
       child.on('close', (c) => reject(new Error(`exited ${c}`)))
     })
-    assert.match(lines[1], /^http:\/\/127\.0\.0\.1:\d+$/)
+    // net:, then the WebSocket addresses (ws://, and wss:// from the https public URL), then http://
+    assert.match(lines[1], /^ws:\/\/127\.0\.0\.1:\d+~shs:/)
+    assert.match(lines[2], /^wss:\/\/room\.example~shs:/)
+    assert.match(lines[3], /^http:\/\/127\.0\.0\.1:\d+$/)
     const t = L.fixture(db, ['invite'])
-    const j = await L.request(lines[1], `/join?token=${encodeURIComponent(t)}&encoding=json`)
+    const j = await L.request(lines[3], `/join?token=${encodeURIComponent(t)}&encoding=json`)
     assert.equal(j.json.postTo, 'https://room.example/invite/consume')
   } finally {
     try { process.kill(child.pid, 'SIGKILL') } catch (_) {}

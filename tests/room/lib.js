@@ -68,19 +68,23 @@ function startPortal ({ dir, secret, db, extra = [], readyMs = 10000 }) {
     child.stderr.on('data', (d) => { err += d })
     child.stdout.on('data', (d) => {
       out += d
+      // net:, ws:// (and wss:// with an https public URL), then http://
       const lines = out.split('\n')
-      if (lines.length < 3 || settled) return
+      const at = lines.findIndex((l, i) => i < lines.length - 1 && l.startsWith('http://'))
+      if (at < 0 || settled) return
       settled = true
       clearTimeout(timer)
-      const [addr, url] = lines
+      const [addr, ws] = lines
+      const url = lines[at]
       if (!/^net:127\.0\.0\.1:\d+~shs:[A-Za-z0-9+/]{43}=$/.test(addr) ||
+          !/^ws:\/\/127\.0\.0\.1:\d+~shs:[A-Za-z0-9+/]{43}=$/.test(ws) ||
           !/^http:\/\/127\.0\.0\.1:\d+$/.test(url)) {
         try { process.kill(child.pid, 'SIGKILL') } catch (_) {}
         reject(new Error(`unexpected address lines '${addr}' '${url}'`))
         return
       }
       resolve({
-        child, addr, url, exited,
+        child, addr, ws, url, exited,
         stderr: () => err,
         stop: async () => {
           if (child.exitCode === null && child.signalCode === null) {

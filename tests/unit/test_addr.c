@@ -111,9 +111,11 @@ static void test_net(void **state)
 	assert_string_equal(a.host, "::1");
 	roundtrip("net:2001:db8::ffff:192.0.2.1:443", NULL, &a);
 	assert_string_equal(a.host, "2001:db8::ffff:192.0.2.1");
-	/* the zone is kept for dialling, dropped when printing */
-	roundtrip("net:fe80::1%eth0:8008~shs:" BOB_KEY, "net:fe80::1:8008~shs:" BOB_KEY, &a);
+	/* the zone is kept for dialling and printed back as it came */
+	roundtrip("net:fe80::1%eth0:8008~shs:" BOB_KEY, NULL, &a);
 	assert_string_equal(a.host, "fe80::1%eth0");
+	roundtrip("net:::1%0:8289", NULL, &a);
+	assert_string_equal(a.host, "::1%0");
 
 	/* empty host means localhost */
 	roundtrip("net::8008~shs:" BOB_KEY, "net:localhost:8008~shs:" BOB_KEY, &a);
@@ -165,22 +167,120 @@ static void test_other(void **state)
 	char err[160], out[64];
 
 	(void)state;
-	assert_int_equal(parse("ws://example.org:80~shs:" BOB_KEY, &a, err, sizeof(err)), 0);
+	assert_int_equal(parse("onion:abcdef.onion:8008~shs:" BOB_KEY, &a, err, sizeof(err)), 0);
 	assert_int_equal(a.kind, ADDR_OTHER);
-	assert_string_equal(a.other, "ws");
+	assert_string_equal(a.other, "onion");
 	assert_true(a.has_shs);
 	assert_memory_equal(a.shs_pk, bob_pk, 32);
-	assert_int_equal(parse("wss://example.org~shs:" BOB_KEY, &a, err, sizeof(err)), 0);
-	assert_string_equal(a.other, "wss");
-	assert_int_equal(parse("onion:abcdef.onion:8008~shs:" BOB_KEY, &a, err, sizeof(err)), 0);
-	assert_string_equal(a.other, "onion");
 	assert_int_equal(parse("a-very-long-transport-name:x", &a, err, sizeof(err)), 0);
 	assert_string_equal(a.other, "a-very-long-tra");
 	/* still checks the shs it carries */
-	assert_int_equal(parse("ws://x~shs:" BOB_KEY ".ed25519", &a, err, sizeof(err)), -EINVAL);
+	assert_int_equal(parse("onion:x~shs:" BOB_KEY ".ed25519", &a, err, sizeof(err)), -EINVAL);
 	/* ADDR_OTHER does not print */
 	assert_int_equal(parse("onion:abcdef.onion:8008~shs:" BOB_KEY, &a, err, sizeof(err)), 0);
 	assert_int_equal(addr_format(&a, out, sizeof(out)), -EINVAL);
+}
+
+/* ws/wss as multiserver's ws plugin writes them (url.format: the port's
+ * ':' unescaped, IPv6 bracketed, 80/443 left out). */
+static void test_ws(void **state)
+{
+	struct addr a;
+	char err[160], out[ADDR_TEXT_MAX + 1];
+	static const struct {
+		const char *s, *msg;
+	} bad[] = {
+		{ "ws:example.org", "ws://HOST" },
+		{ "ws:", "ws://HOST" },
+		{ "wss:/x", "wss://HOST" },
+		{ "ws://", "no host" },
+		{ "ws://:80", "no host" },
+		{ "ws://h:0", "port is not" },
+		{ "ws://h:65536", "port is not" },
+		{ "ws://h:", "port is not" },
+		{ "ws://h:8x", "port is not" },
+		{ "ws://[::1", "closing ']'" },
+		{ "ws://[1.2.3.4]:80", "not an IPv6" },
+		{ "ws://[::1]x", "unexpected 'x'" },
+		{ "ws://[::g]", "not a host name" },
+		{ "ws://a@b", "not a host name" },
+		{ "ws://h%eth0", "not a host name" },
+		{ "ws://h%25eth0", "not a host name" },        /* zones only on IPv6 */
+		/* the ws branch's fuzz_addr crash: accepted, then not printable */
+		{ "ws://[::1%0]:8289", "%25ZONE" },
+		{ "ws://[::1%2]", "%25ZONE" },
+		{ "ws://[::1%25]", "not a host name" },
+		{ "ws://[::1%25a%25b]", "not a host name" },
+		{ "ws://[::1%25a:b]", "not a host name" },
+		{ "ws://h:80~shs:" BOB_KEY "~noauth", "unsupported transform" },
+		{ "ws://h/a!~b", "escaped" },
+	};
+
+	(void)state;
+	roundtrip("ws://example.org:8989~shs:" BOB_KEY, NULL, &a);
+	assert_int_equal(a.kind, ADDR_WS);
+	assert_false(a.secure);
+	assert_string_equal(a.host, "example.org");
+	assert_int_equal(a.port, 8989);
+	assert_string_equal(a.path, "");
+	assert_memory_equal(a.shs_pk, bob_pk, 32);
+	/* default ports are implied and left out when printing */
+	roundtrip("ws://example.org:80~shs:" BOB_KEY, "ws://example.org~shs:" BOB_KEY, &a);
+	assert_int_equal(a.port, 80);
+	roundtrip("wss://example.org~shs:" BOB_KEY, NULL, &a);
+	assert_true(a.secure);
+	assert_int_equal(a.port, 443);
+	roundtrip("wss://example.org:80~shs:" BOB_KEY, NULL, &a);
+	assert_int_equal(a.port, 80);
+	/* IPv6 in brackets, path kept */
+	roundtrip("ws://[::1]:8989/room~shs:" BOB_KEY, NULL, &a);
+	assert_string_equal(a.host, "::1");
+	assert_string_equal(a.path, "/room");
+	/* a zone as RFC 6874 writes it in a URL; kept as getaddrinfo wants it */
+	roundtrip("ws://[fe80::1%25eth0]:8989/r~shs:" BOB_KEY, NULL, &a);
+	assert_string_equal(a.host, "fe80::1%eth0");
+	assert_string_equal(a.path, "/r");
+	roundtrip("wss://[::1%2525]", NULL, &a);
+	assert_string_equal(a.host, "::1%25");
+	roundtrip("ws://127.0.0.1/~shs:" BOB_KEY, NULL, &a);
+	assert_string_equal(a.path, "/");
+	/* a ':' in the path prints back as it came */
+	roundtrip("ws://x:8/a.ed25519:@b~shs:" BOB_KEY, NULL, &a);
+	assert_string_equal(a.path, "/a.ed25519:@b");
+	/* in a list beside net, as a portal announces itself */
+	{
+		struct addr m[2];
+		size_t n;
+
+		assert_int_equal(addr_parse_multi("net:127.0.0.1:8008~shs:" BOB_KEY
+		                 ";ws://127.0.0.1:8989~shs:" BOB_KEY,
+		                 strlen("net:127.0.0.1:8008~shs:" BOB_KEY
+		                 ";ws://127.0.0.1:8989~shs:" BOB_KEY), m, 2, &n,
+		                 err, sizeof(err)), 0);
+		assert_int_equal(n, 2);
+		assert_int_equal(m[1].kind, ADDR_WS);
+		assert_int_equal(addr_format_multi(m, 2, out, sizeof(out)),
+		                 (int)strlen("net:127.0.0.1:8008~shs:" BOB_KEY
+		                 ";ws://127.0.0.1:8989~shs:" BOB_KEY));
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		assert_int_equal(parse(bad[i].s, &a, err, sizeof(err)), -EINVAL);
+		if (strstr(err, bad[i].msg) == NULL)
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].s, err, bad[i].msg);
+	}
+	/* a path that cannot print back is refused by format */
+	memset(&a, 0, sizeof(a));
+	a.kind = ADDR_WS;
+	strcpy(a.host, "h");
+	a.port = 80;
+	strcpy(a.path, "x");
+	assert_int_equal(addr_format(&a, out, sizeof(out)), -EINVAL);
+	strcpy(a.path, "/a;b");
+	assert_int_equal(addr_format(&a, out, sizeof(out)), -EINVAL);
+	strcpy(a.path, "/ok");
+	assert_int_equal(addr_format(&a, out, sizeof(out)), (int)strlen("ws://h/ok"));
+	assert_string_equal(out, "ws://h/ok");
 }
 
 static void test_rejects(void **state)
@@ -292,13 +392,13 @@ static void test_lengths(void **state)
 
 	/* the whole address: 1024 accepted (as grammar), 1025 not */
 	memset(s, 'x', sizeof(s));
-	memcpy(s, "ws:", 3);
+	memcpy(s, "zz:", 3);
 	assert_int_equal(addr_parse(s, ADDR_TEXT_MAX, &a, err, sizeof(err)), 0);
 	assert_int_equal(addr_parse(s, ADDR_TEXT_MAX + 1, &a, err, sizeof(err)), -EINVAL);
 	assert_non_null(strstr(err, "longer than 1024"));
 	/* the most tokens a maximal address can hold */
 	memset(s, ':', sizeof(s));
-	memcpy(s, "ws", 2);
+	memcpy(s, "zz", 2);
 	assert_int_equal(addr_parse(s, ADDR_TEXT_MAX, &a, err, sizeof(err)), 0);
 	for (int i = 0; i + 3 <= ADDR_TEXT_MAX; i += 3)
 		memcpy(s + i, "ab~", 3);
@@ -324,13 +424,16 @@ static void test_multi(void **state)
 	assert_int_equal(n, 4);
 	assert_int_equal(a[0].kind, ADDR_NET);
 	assert_int_equal(a[1].kind, ADDR_TUNNEL);
-	assert_int_equal(a[2].kind, ADDR_OTHER);
+	assert_int_equal(a[2].kind, ADDR_WS);
 	assert_int_equal(a[3].kind, ADDR_OTHER);
 	assert_string_equal(a[3].other, "unix");
 	assert_int_equal(addr_format_multi(a, 2, out, sizeof(out)),
 	                 (int)strlen("net:10.0.0.1:8008~shs:" BOB_KEY ";" TUNNEL_README));
 	assert_string_equal(out, "net:10.0.0.1:8008~shs:" BOB_KEY ";" TUNNEL_README);
-	assert_int_equal(addr_format_multi(a, 3, out, sizeof(out)), -EINVAL);
+	assert_int_equal(addr_format_multi(a, 3, out, sizeof(out)),
+	                 (int)strlen("net:10.0.0.1:8008~shs:" BOB_KEY ";" TUNNEL_README
+	                             ";ws://x~shs:" BOB_KEY));
+	assert_int_equal(addr_format_multi(a, 4, out, sizeof(out)), -EINVAL);
 	assert_int_equal(addr_format_multi(a, 0, out, sizeof(out)), 0);
 	assert_string_equal(out, "");
 
@@ -408,6 +511,7 @@ int main(void)
 		cmocka_unit_test(test_shs_seed),
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_other),
+		cmocka_unit_test(test_ws),
 		cmocka_unit_test(test_rejects),
 		cmocka_unit_test(test_lengths),
 		cmocka_unit_test(test_multi),
