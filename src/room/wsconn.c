@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "util.h"
+#include "uvw.h"
 #include "ws.h"
 
 #define WSCONN_TICK_MS 5000      /* keep-alive granularity (ping at 30 s, dead at 60 s) */
@@ -55,13 +56,6 @@ struct wsl {
 	bool paused, reading;
 };
 
-struct wsw {
-	uv_write_t req;
-	struct wsl *l;
-	size_t len;
-	uint8_t data[];
-};
-
 static const char *const state_names[] = { "RESOLVING", "CONNECTING", "UPGRADING", "OPEN",
                                            "CLOSED" };
 
@@ -80,8 +74,8 @@ static uint8_t read_buf[65536];
 
 static void write_cb(uv_write_t *req, int status)
 {
-	struct wsw *w = (struct wsw *)req;
-	struct wsl *l = w->l;
+	struct uvw_req *w = (struct uvw_req *)req;
+	struct wsl *l = w->owner;
 
 	l->uvq -= w->len;
 	if (!l->detached) {
@@ -101,40 +95,15 @@ static void write_cb(uv_write_t *req, int status)
  * All of p is taken (0) or the connection is broken (-errno). */
 static int raw_send(struct wsl *l, const uint8_t *p, size_t len)
 {
-	uv_stream_t *s = (uv_stream_t *)&l->tcp;
-	struct wsw *w;
-	uv_buf_t b;
+	size_t queued;
 	int rc;
 
 	if (l->shut)
 		return -EPIPE;
-	if (l->uvq == 0) {
-		/* libuv's buffers are not const; it only reads from them here. */
-		b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-		rc = uv_try_write(s, &b, 1);
-		if (rc == (int)len)
-			return 0;
-		if (rc > 0) {
-			p += rc;
-			len -= (size_t)rc;
-		} else if (rc != UV_EAGAIN) {
-			return rc;
-		}
-	}
-	w = malloc(sizeof(*w) + len);
-	if (w == NULL)
-		return -ENOMEM;
-	memcpy(w->data, p, len);
-	w->l = l;
-	w->len = len;
-	b = uv_buf_init((char *)w->data, (unsigned)len);
-	rc = uv_write(&w->req, s, &b, 1, write_cb);
-	if (rc < 0) {
-		free(w);
-		return rc;
-	}
-	l->uvq += len;
-	return 0;
+	rc = uvw_write((uv_stream_t *)&l->tcp, p, len, l->uvq == 0, write_cb, l, &queued);
+	if (rc == 0)
+		l->uvq += queued;
+	return rc;
 }
 
 /* ------------------------------------------------------------ ws events */

@@ -15,6 +15,7 @@
  * Freeing only after the libuv close callbacks makes conn_close() safe from
  * anywhere, including a muxrpc handler running inside conn_lower_input(). */
 #include "conn.h"
+#include "uvw.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -702,13 +703,6 @@ struct tcp_lower {
 	bool reading;
 };
 
-struct tcp_write {
-	uv_write_t req;
-	struct tcp_lower *t;
-	size_t len;
-	uint8_t data[];
-};
-
 /* One read buffer for every socket: the loop is single-threaded and each
  * read is consumed (copied into decoders) before the next. Per-connection
  * 64 KiB buffers would cost 640 MB for 10 000 idle hosts. */
@@ -743,8 +737,8 @@ static void tcp_read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void tcp_write_cb(uv_write_t *req, int status)
 {
-	struct tcp_write *w = (struct tcp_write *)req;
-	struct tcp_lower *t = w->t;
+	struct uvw_req *w = (struct uvw_req *)req;
+	struct tcp_lower *t = w->owner;
 
 	if (!t->closing) {
 		struct conn *c = t->c;
@@ -769,40 +763,16 @@ static int tcp_write(void *lower, const uint8_t *p, size_t len)
 {
 	struct tcp_lower *t = lower;
 	uv_stream_t *s = (uv_stream_t *)&t->tcp;
-	struct tcp_write *w;
-	uv_buf_t b;
+	size_t queued;
 	int rc;
 
 	if (t->closing)
 		return -EPIPE;
 	/* Try the kernel first; libuv's queue only gets what it refuses. */
-	if (uv_stream_get_write_queue_size(s) == 0) {
-		/* libuv's buffers are not const; it only reads from them here. */
-		b = uv_buf_init((char *)(uintptr_t)p, (unsigned)len);
-		rc = uv_try_write(s, &b, 1);
-		if (rc == (int)len)
-			return 0;
-		if (rc > 0) {
-			p += rc;
-			len -= (size_t)rc;
-		} else if (rc != UV_EAGAIN) {
-			return rc;
-		}
-	}
-	w = malloc(sizeof(*w) + len);
-	if (w == NULL)
-		return -ENOMEM;
-	memcpy(w->data, p, len);
-	w->t = t;
-	w->len = len;
-	b = uv_buf_init((char *)w->data, (unsigned)len);
-	rc = uv_write(&w->req, s, &b, 1, tcp_write_cb);
-	if (rc < 0) {
-		free(w);
-		return rc;
-	}
-	t->c->lower_queued += len;
-	return 0;
+	rc = uvw_write(s, p, len, uv_stream_get_write_queue_size(s) == 0, tcp_write_cb, t, &queued);
+	if (rc == 0)
+		t->c->lower_queued += queued;
+	return rc;
 }
 
 static void tcp_pause(void *lower, bool paused)
