@@ -116,10 +116,23 @@ int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
 			*net = &a[i];
 	if (*net != NULL)
 		return 0;
-	if (*tun != NULL)
+	if (*tun != NULL) {
+		/* A net address was given but for another portal: say so, with
+		 * both keys, rather than ask for what the user already gave. */
+		for (size_t i = 0; i < n; i++)
+			if (a[i].kind == ADDR_NET && a[i].has_shs) {
+				char want[KEYS_ID_LEN + 1], got[KEYS_ID_LEN + 1];
+
+				keys_id_format(want, (*tun)->portal);
+				keys_id_format(got, a[i].shs_pk);
+				fprintf(stderr, "fairway: the portal's key differs: the tunnel address names "
+				        "portal %s, but net:%s:%u has key %s\n", want, a[i].host,
+				        (unsigned)a[i].port, got);
+				return EXIT_USAGE;
+			}
 		fprintf(stderr, "fairway: a tunnel address needs the portal's net:HOST:PORT~shs:KEY "
 		                "(add it with ';' or --portal)\n");
-	else
+	} else
 		fprintf(stderr, "fairway: no net:HOST:PORT~shs:KEY or tunnel:…~shs:… address given\n");
 	return EXIT_USAGE;
 }

@@ -49,6 +49,17 @@ expect 2 "not a numeric IPv4 or IPv6" "--listen nosuchhost.invalid:8010: exit 2"
 expect 2 "not a numeric IPv4 or IPv6" "--listen 999.1.1.1:80: exit 2" "$B" portal --secret "$d/s" --ctl none --listen 999.1.1.1:80
 expect 2 "is not HOST:PORT" "--listen 127.0.0.1:99999: exit 2" "$B" portal --secret "$d/s" --ctl none --listen 127.0.0.1:99999
 
+# item 5: a --portal whose key is not the tunnel address's portal
+K1=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+K2=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=
+K3=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAI=
+for c in ping connect call; do
+	extra=(); [ $c = connect ] && extra=(-L 65000:web); [ $c = call ] && extra=(whoami)
+	expect 2 "the portal's key differs: the tunnel address names portal @$K1.ed25519, but net:127.0.0.1:1 has key @$K2.ed25519" \
+		"$c --portal with another key: both keys named" \
+		"$B" $c "tunnel:@$K1.ed25519:@$K3.ed25519~shs:$K3" "${extra[@]}" --portal "net:127.0.0.1:1~shs:$K2" --secret "$d/s"
+done
+
 # logging
 expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
 expect 0 '^@' "FAIRWAY_LOG=warn is a level" env FAIRWAY_LOG=warn "$B" id --secret "$d/s"
