@@ -423,7 +423,8 @@ static void tunnel_connect(struct mrpc_stream *call, json_t *args, void *ud)
 	t = find_attendant(p, target);
 	if (t == NULL) {
 		p->counters.refused_unknown_target++;
-		refuse(call, caller, "could not connect to:%s", target);
+		refuse(call, caller, "could not connect to:%s (host %s is not connected to this portal)",
+		       target, target);
 		return;
 	}
 	log_info("tunnel %s -> %s", caller, target);

@@ -94,6 +94,20 @@ lines=$(cat "$d"/*.err | wc -l)
 [ -z "$leaks" ] && [ "$lines" -gt 10 ] && ok "no private key in $lines debug log lines of portal, host and ping" \
 	|| not_ok "secrets in logs (or no logs: $lines lines)" "$leaks"
 
+# item 4: a host that is not announced: the portal's answer, not a handshake guess
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+"$B" portal --secret "$d/p" --listen 127.0.0.1:0 --ctl none >"$d/q.out" 2>"$d/q.err" &
+qpid=$!
+for _ in $(seq 50); do [ -s "$d/q.out" ] && break; sleep 0.1; done
+P=$(head -1 "$d/q.out"); PK=${P##*~shs:}
+NOHOST="tunnel:@$PK.ed25519:@$K3.ed25519~shs:$K3"
+for c in ping call connect; do
+	extra=(); [ $c = connect ] && extra=(-L "$(freeport):web"); [ $c = call ] && extra=(whoami)
+	expect 1 "tunnel refused: could not connect to:@$K3.ed25519 \\(host @$K3.ed25519 is not connected to this portal\\)" \
+		"$c to a host that is not announced: the portal's answer" "$B" $c "$NOHOST" "${extra[@]}" --portal "$P" --secret "$d/s"
+done
+kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
+
 echo "1..$n"
 echo "# pass $((n - fails))"
 echo "# fail $fails"
