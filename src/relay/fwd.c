@@ -527,7 +527,10 @@ int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *ser
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&l->tcp, 64, on_accept);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot listen on %s:%u: %s", host, port, uv_strerror(rc));
+		bool v6 = strchr(host, ':') != NULL;
+
+		snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host,
+		         v6 ? "]" : "", port, uv_strerror(rc));
 		uv_close((uv_handle_t *)&l->tcp, listener_closed);
 		return rc;
 	}

@@ -106,6 +106,19 @@ for c in ping call connect; do
 	expect 1 "tunnel refused: could not connect to:@$K3.ed25519 \\(host @$K3.ed25519 is not connected to this portal\\)" \
 		"$c to a host that is not announced: the portal's answer" "$B" $c "$NOHOST" "${extra[@]}" --portal "$P" --secret "$d/s"
 done
+# item 10: connect -L on a port in use fails before it dials the portal
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$d/busy" &
+bpid=$!
+for _ in $(seq 50); do [ -s "$d/busy" ] && break; sleep 0.1; done
+BUSY=$(cat "$d/busy")
+nconn=$(grep -c 'handshake\|authenticated\|refused' "$d/q.err")
+expect 1 "connect: -L: cannot listen on 127.0.0.1:$BUSY: address already in use" \
+	"connect -L on a port in use: exit 1 with the address and the reason" \
+	"$B" connect "$NOHOST" -L "$BUSY:web" --portal "$P" --secret "$d/s"
+sleep 0.3
+[ "$(grep -c 'handshake\|authenticated\|refused' "$d/q.err")" = "$nconn" ] &&
+	ok "connect -L on a port in use did not dial the portal" || not_ok "connect dialled the portal first" "$(tail -3 "$d/q.err")"
+kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
 kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
 
 echo "1..$n"
