@@ -119,6 +119,40 @@ sleep 0.3
 [ "$(grep -c 'handshake\|authenticated\|refused' "$d/q.err")" = "$nconn" ] &&
 	ok "connect -L on a port in use did not dial the portal" || not_ok "connect dialled the portal first" "$(tail -3 "$d/q.err")"
 kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
+# item 3: --expose resolves names once at start, refuses duplicates and
+# names that do not exist; a refused forward is logged on both sides.
+expect 2 "service 'web' is already exposed \\(as 127.0.0.1:1\\)" "host --expose the same name twice: exit 2" \
+	"$B" host --portal "$P" --secret "$d/h" --expose web=127.0.0.1:1 --expose web=127.0.0.1:2
+expect 2 "--expose web=nosuchhost.invalid:80: cannot resolve host 'nosuchhost.invalid'" \
+	"host --expose with a host that does not exist: exit 2" \
+	"$B" host --portal "$P" --secret "$d/h" --expose web=nosuchhost.invalid:80
+python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True)
+def echo(c):
+    while (b := c.recv(4096)): c.sendall(b)
+    c.close()
+for _ in range(4):
+    threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()
+' >"$d/echo" &
+epid=$!
+for _ in $(seq 50); do [ -s "$d/echo" ] && break; sleep 0.1; done
+"$B" host --portal "$P" --secret "$d/h" --expose "echo=localhost:$(cat "$d/echo")" >"$d/e.out" 2>"$d/e.err" &
+hpid=$!
+for _ in $(seq 100); do [ -s "$d/e.out" ] && break; sleep 0.1; done
+L1=$(freeport); L2=$(freeport)
+"$B" connect "$(head -1 "$d/e.out")" --portal "$P" --secret "$d/s" -L "$L1:echo" -L "$L2:nosuch" >"$d/f.out" 2>"$d/f.err" &
+cpid=$!
+for _ in $(seq 100); do [ "$(wc -l <"$d/f.out")" -ge 2 ] && break; sleep 0.1; done
+got=$(python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"hello\n"); s.shutdown(socket.SHUT_WR); print(s.recv(100).decode().strip())' "$L1" 2>&1)
+[ "$got" = hello ] && ok "--expose echo=localhost:PORT: the name is resolved and forwarded" || not_ok "--expose localhost" "$got $(cat "$d/e.err")"
+python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"x"); s.recv(10)' "$L2" 2>/dev/null
+sleep 0.5
+grep -q "forward to 'nosuch' on @.* refused by the host: no such service: nosuch" "$d/f.err" &&
+	ok "a refused forward: the host's reason is logged on the connect side" || not_ok "connect-side refusal log" "$(cat "$d/f.err")"
+grep -q "forward.connect from @.* refused: no such service: nosuch" "$d/e.err" &&
+	ok "a refused forward is logged on the host side" || not_ok "host-side refusal log" "$(cat "$d/e.err")"
+kill "$cpid" "$hpid" "$epid" 2>/dev/null; wait "$cpid" "$hpid" "$epid" 2>/dev/null
 kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
 
 echo "1..$n"
