@@ -29,6 +29,7 @@
 /* Everything a portal is configured with, owned here. */
 struct settings {
 	char listen[POLICY_PATH_MAX];
+	char advertise[POLICY_PATH_MAX];   /* HOST[:PORT] to print; "" = listen's */
 	char name[POLICY_NAME_MAX];
 	enum portal_privacy privacy;
 	struct portal_limits limits;
@@ -43,6 +44,7 @@ struct settings {
 /* What the command line said, applied over the file. */
 struct overrides {
 	const char *listen, *name;
+	const char *advertise;
 	bool privacy_set;
 	enum portal_privacy privacy;
 	bool conns_set, pending_set, tunnels_set, idle_set, hs_set, multihop;
@@ -244,6 +246,8 @@ static int settings_override(struct settings *s, const struct overrides *o)
 {
 	if (o->listen != NULL)
 		snprintf(s->listen, sizeof(s->listen), "%s", o->listen);
+	if (o->advertise != NULL)
+		snprintf(s->advertise, sizeof(s->advertise), "%s", o->advertise);
 	if (o->name != NULL)
 		snprintf(s->name, sizeof(s->name), "%s", o->name);
 	if (o->privacy_set)
@@ -349,6 +353,8 @@ static json_t *reload(struct portal_run *run)
 	}
 	if (strcmp(next.listen, run->cur.listen) != 0)
 		log_warn("reload: listen changed to %s; that takes a restart", next.listen);
+	if (strcmp(next.advertise, run->cur.advertise) != 0)
+		log_warn("reload: advertise changed to %s; that takes a restart", next.advertise);
 	settings_to_cfg(&next, &cfg);
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
@@ -445,6 +451,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "ctl", required_argument, NULL, 6 },
 		{ "via", required_argument, NULL, 7 },
 		{ "db", required_argument, NULL, 8 },
+		{ "advertise", required_argument, NULL, 9 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -460,6 +467,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 6: *ctl_path = optarg; break;
 		case 7: *via = optarg; break;
 		case 8: *db = optarg; break;
+		case 9: o->advertise = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
@@ -506,7 +514,7 @@ int cmd_portal(int argc, char **argv)
 	struct store *store = NULL;
 	char dberr[512];
 	struct host_cfg hc = { 0 };
-	char host[256], err[256], ctl_def[4096];
+	char host[256], adv_host[256] = "", err[256], ctl_def[4096];
 	uint8_t net_key[32];
 	uint16_t port;
 	struct keys id;
@@ -543,6 +551,8 @@ int cmd_portal(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_parse_hostport(run.cur.listen, host, sizeof(host), &port)) != 0 ||
+	    (rc = cli_parse_advertise("portal", "--advertise", run.cur.advertise, adv_host,
+	                              sizeof(adv_host), &cfg.advertise_port)) != 0 ||
 	    (rc = cli_parse_caps(caps, net_key)) != 0 ||
 	    (rc = cli_load_identity(secret, &id)) != 0)
 		goto out;
@@ -552,6 +562,7 @@ int cmd_portal(int argc, char **argv)
 	cfg.net_key = net_key;
 	cfg.host = host;
 	cfg.port = port;
+	cfg.advertise_host = adv_host[0] != '\0' ? adv_host : NULL;
 	settings_to_cfg(&run.cur, &cfg);
 	cfg.store = store;
 	/* Socket activation (fairway-portal.socket): the service manager
@@ -589,6 +600,7 @@ int cmd_portal(int argc, char **argv)
 	/* Scripts wait for this line: it means we are accepting. */
 	printf("%s\n", portal_address(run.portal));
 	fflush(stdout);
+	cli_warn_unspecified(portal_address(run.portal));
 	daemon_notify("READY=1");
 	log_info("portal listening on %s, privacy %s, %zu members%s%s",
 	         portal_address(run.portal), portal_privacy_name(run.cur.privacy),

@@ -18,7 +18,7 @@ struct command {
 static const struct command commands[] = {
 	{ "keygen", cmd_keygen, "[--secret FILE]", "create an identity (ssb-keys secret file, mode 0600)" },
 	{ "id", cmd_id, "[--secret FILE]", "print the identity's @…=.ed25519 id" },
-	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--secret FILE] [--caps B64] [--name NAME]\n"
+	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--advertise HOST[:PORT]] [--secret FILE] [--caps B64] [--name NAME]\n"
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
 	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]",

@@ -90,6 +90,9 @@ struct portal_cfg {
 	const uint8_t *net_key;        /* 32 bytes, borrowed */
 	const char *host;              /* listen address, numeric */
 	uint16_t port;                 /* 0: pick a free port */
+	const char *advertise_host;    /* NULL: host; else the host portal_address()
+	                                * names (--advertise), not resolved */
+	uint16_t advertise_port;       /* 0: the listening port */
 	int listen_fd;                 /* > 2: an inherited listening socket (socket
 	                                * activation) used instead of host:port */
 	unsigned handshake_timeout_ms;
@@ -128,7 +131,8 @@ void portal_membership_changed(struct portal *p, const uint8_t *key);
  * it becomes a peer like a TCP one, marked tunneled, so the multi-hop rule
  * applies to the tunnels it asks for. */
 void portal_accept_tunnel(struct portal *p, struct mrpc_stream *s, const char *label);
-/* "net:HOST:PORT~shs:KEY" of the listening socket. */
+/* "net:HOST:PORT~shs:KEY" of the listening socket, or the advertised
+ * host and port where cfg gave them. */
 const char *portal_address(const struct portal *p);
 /* Closes the listener and every connection (with goodbyes); the loop then
  * runs dry and portal_free() releases the rest. */

@@ -60,6 +60,26 @@ for c in ping connect call; do
 		"$B" $c "tunnel:@$K1.ed25519:@$K3.ed25519~shs:$K3" "${extra[@]}" --portal "net:127.0.0.1:1~shs:$K2" --secret "$d/s"
 done
 
+# item 12: --advertise names the printed address; an unspecified one warns
+adv() { timeout 2 "$B" portal --secret "$d/s" --ctl none "$@" 2>&1; }
+out=$(adv --listen 0.0.0.0:0)
+grep -q 'warning: the address printed, net:0.0.0.0:[0-9]*~shs:.*, names no host (0.0.0.0 means every local address).*--advertise' <<<"$out" &&
+	ok "--listen 0.0.0.0: a warning names the undialable address" || not_ok "0.0.0.0 warning" "$out"
+out=$(adv --listen '[::]:0')
+grep -q 'the address printed, net::::[0-9]*~shs:.*(\[::\] means every local address)' <<<"$out" &&
+	ok "--listen [::]: the warning brackets ::" || not_ok ":: warning" "$out"
+out=$(adv --listen 0.0.0.0:0 --advertise room.example:9000)
+[[ $(head -1 <<<"$out") == net:room.example:9000~shs:* ]] && ! grep -q warning <<<"$out" &&
+	ok "--advertise HOST:PORT is the printed address, no warning" || not_ok "--advertise host:port" "$out"
+out=$(adv --listen 127.0.0.1:0 --advertise '[2001:db8::1]:8008')
+[[ $(head -1 <<<"$out") == net:2001:db8::1:8008~shs:* ]] &&
+	ok "--advertise [v6]:PORT: multiserver writes IPv6 bare" || not_ok "--advertise v6" "$out"
+out=$(adv --listen 127.0.0.1:0 --advertise 203.0.113.5)
+[[ $(head -1 <<<"$out") =~ ^net:203\.0\.113\.5:[0-9]+~shs: ]] && ! [[ $(head -1 <<<"$out") =~ :0~ ]] &&
+	ok "--advertise HOST keeps the listening port" || not_ok "--advertise host only" "$out"
+expect 2 "--advertise: 'a b:1' is not HOST\\[:PORT\\]" "--advertise with a bad host: exit 2" "$B" portal --secret "$d/s" --ctl none --advertise 'a b:1'
+expect 2 "--advertise: 'x:0' is not HOST" "--advertise port 0: exit 2" "$B" portal --secret "$d/s" --ctl none --advertise x:0
+
 # logging
 expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
 expect 0 '^@' "FAIRWAY_LOG=warn is a level" env FAIRWAY_LOG=warn "$B" id --secret "$d/s"
