@@ -209,6 +209,7 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 		goto out;
 	if (pol.portal.listen[0] != '\0')
 		snprintf(n.listen, sizeof(n.listen), "%s", pol.portal.listen);
+	snprintf(n.advertise, sizeof(n.advertise), "%s", pol.portal.advertise);
 	snprintf(n.name, sizeof(n.name), "%s", pol.portal.name);
 	n.privacy = pol.portal.privacy == POLICY_PRIVACY_RESTRICTED ? PORTAL_RESTRICTED
 	          : pol.portal.privacy == POLICY_PRIVACY_COMMUNITY ? PORTAL_COMMUNITY
@@ -551,7 +552,8 @@ int cmd_portal(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_parse_hostport(run.cur.listen, host, sizeof(host), &port)) != 0 ||
-	    (rc = cli_parse_advertise("portal", "--advertise", run.cur.advertise, adv_host,
+	    (rc = cli_parse_advertise("portal", ov.advertise != NULL ? "--advertise" : "advertise",
+	                              run.cur.advertise, adv_host,
 	                              sizeof(adv_host), &cfg.advertise_port)) != 0 ||
 	    (rc = cli_parse_caps(caps, net_key)) != 0 ||
 	    (rc = cli_load_identity(secret, &id)) != 0)

@@ -79,6 +79,13 @@ out=$(adv --listen 127.0.0.1:0 --advertise 203.0.113.5)
 	ok "--advertise HOST keeps the listening port" || not_ok "--advertise host only" "$out"
 expect 2 "--advertise: 'a b:1' is not HOST\\[:PORT\\]" "--advertise with a bad host: exit 2" "$B" portal --secret "$d/s" --ctl none --advertise 'a b:1'
 expect 2 "--advertise: 'x:0' is not HOST" "--advertise port 0: exit 2" "$B" portal --secret "$d/s" --ctl none --advertise x:0
+printf '[portal]\nlisten = 0.0.0.0:0\nadvertise = room.example.org:9000\n' >"$d/adv.conf"
+out=$(adv -c "$d/adv.conf")
+[[ $(head -1 <<<"$out") == net:room.example.org:9000~shs:* ]] && ! grep -q warning <<<"$out" &&
+	ok "policy key advertise is the printed address" || not_ok "policy advertise" "$out"
+printf '[portal]\nadvertise = a b\n' >"$d/adv2.conf"
+expect 2 "adv2.conf:2: error: advertise: expected HOST\\[:PORT\\]" "policy advertise = a b: file:line, exit 2" \
+	"$B" portal -c "$d/adv2.conf" --secret "$d/s" --ctl none
 
 # logging
 expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
