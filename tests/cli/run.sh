@@ -87,6 +87,14 @@ printf '[portal]\nadvertise = a b\n' >"$d/adv2.conf"
 expect 2 "adv2.conf:2: error: advertise: expected HOST\\[:PORT\\]" "policy advertise = a b: file:line, exit 2" \
 	"$B" portal -c "$d/adv2.conf" --secret "$d/s" --ctl none
 
+# issue 16 item 15: the README's example policy checks without a warning
+id1=$("$B" id --secret "$d/s"); id2=$("$B" keygen --secret "$d/readme2" >/dev/null 2>&1; "$B" id --secret "$d/readme2")
+awk '/^```ini/ {on = 1; next} on && /^```/ {exit} on' README.md |
+	awk -v a="$id1" -v b="$id2" '/^id = / {n++; print "id = " (n == 1 ? a : b); next} {print}' >"$d/readme.conf"
+out=$("$B" check -c "$d/readme.conf" 2>&1); rc=$?
+[ "$rc" -eq 0 ] && grep -q '^\[user alice\]' "$d/readme.conf" && ! grep -qi 'warning' <<<"$out" &&
+	ok "the README's example policy: fairway check, no warning" || not_ok "README example policy (exit $rc)" "$out"
+
 # logging
 expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
 expect 0 '^@' "FAIRWAY_LOG=warn is a level" env FAIRWAY_LOG=warn "$B" id --secret "$d/s"
@@ -170,7 +178,7 @@ for _ in $(seq 100); do [ -s "$d/e.out" ] && break; sleep 0.1; done
 L1=$(freeport); L2=$(freeport)
 "$B" connect "$(head -1 "$d/e.out")" --portal "$P" --secret "$d/s" -L "$L1:echo" -L "$L2:nosuch" >"$d/f.out" 2>"$d/f.err" &
 cpid=$!
-for _ in $(seq 100); do [ "$(wc -l <"$d/f.out")" -ge 2 ] && break; sleep 0.1; done
+for _ in $(seq 100); do [ -f "$d/f.out" ] && [ "$(wc -l <"$d/f.out")" -ge 2 ] && break; sleep 0.1; done
 got=$(python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"hello\n"); s.shutdown(socket.SHUT_WR); print(s.recv(100).decode().strip())' "$L1" 2>&1)
 [ "$got" = hello ] && ok "--expose echo=localhost:PORT: the name is resolved and forwarded" || not_ok "--expose localhost" "$got $(cat "$d/e.err")"
 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"x"); s.recv(10)' "$L2" 2>/dev/null
