@@ -53,6 +53,8 @@ struct tcp_write {
 
 static uint8_t fwd_read_buf[65536];
 
+static int resolve(struct fwd_service *svc, char *err, size_t errlen);
+
 static void pipe_unref(struct pipe *p)
 {
 	if (--p->refs == 0) {
@@ -586,9 +588,15 @@ int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *ser
 	l->session = session;
 	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
-		snprintf(err, errlen, "'%s' is not a numeric address", host);
-		free(l);
-		return -EINVAL;
+		/* a name ("localhost"): resolved as --expose's are */
+		struct fwd_service tmp = { .port = port };
+
+		snprintf(tmp.host, sizeof(tmp.host), "%s", host);
+		if ((rc = resolve(&tmp, err, errlen)) != 0) {
+			free(l);
+			return rc;
+		}
+		ss = tmp.sa;
 	}
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;

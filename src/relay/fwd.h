@@ -42,9 +42,11 @@ void fwd_services_free(struct fwd_services *s);
 /* Serves forward.connect for the services in s (borrowed; outlives api). */
 int fwd_add_methods(struct mrpc_api *api, struct fwd_services *s, uv_loop_t *loop);
 
-/* Client side: accepts TCP on host:port and, for each connection, opens
+/* Client side: accepts TCP on host:port (an address, or a name resolved
+ * now like fwd_service_parse's) and, for each connection, opens
  * forward.connect(service) on *session (which the caller keeps current;
- * NULL refuses the connection). Returns 0 or -errno with a reason. */
+ * NULL refuses the connection). Returns 0 or -errno with a reason
+ * (-EINVAL: a host that does not exist; -EAGAIN: the resolver failed). */
 struct fwd_listener;
 int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,
                struct conn **session, struct fwd_listener **out, char *err, size_t errlen);

@@ -176,11 +176,11 @@ for _ in $(seq 50); do [ -s "$d/echo" ] && break; sleep 0.1; done
 hpid=$!
 for _ in $(seq 100); do [ -s "$d/e.out" ] && break; sleep 0.1; done
 L1=$(freeport); L2=$(freeport)
-"$B" connect "$(head -1 "$d/e.out")" --portal "$P" --secret "$d/s" -L "$L1:echo" -L "$L2:nosuch" >"$d/f.out" 2>"$d/f.err" &
+"$B" connect "$(head -1 "$d/e.out")" --portal "$P" --secret "$d/s" -L "localhost:$L1:echo" -L "$L2:nosuch" >"$d/f.out" 2>"$d/f.err" &
 cpid=$!
 for _ in $(seq 100); do [ -f "$d/f.out" ] && [ "$(wc -l <"$d/f.out")" -ge 2 ] && break; sleep 0.1; done
 got=$(python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"hello\n"); s.shutdown(socket.SHUT_WR); print(s.recv(100).decode().strip())' "$L1" 2>&1)
-[ "$got" = hello ] && ok "--expose echo=localhost:PORT: the name is resolved and forwarded" || not_ok "--expose localhost" "$got $(cat "$d/e.err")"
+[ "$got" = hello ] && ok "--expose echo=localhost:PORT and -L localhost:PORT:echo: names are resolved, bytes forwarded" || not_ok "--expose localhost" "$got $(cat "$d/e.err")"
 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"x"); s.recv(10)' "$L2" 2>/dev/null
 sleep 0.5
 grep -q "forward to 'nosuch' on @.* refused by the host: no such service: nosuch" "$d/f.err" &&
@@ -188,6 +188,8 @@ grep -q "forward to 'nosuch' on @.* refused by the host: no such service: nosuch
 grep -q "forward.connect from @.* refused: no such service: nosuch" "$d/e.err" &&
 	ok "a refused forward is logged on the host side" || not_ok "host-side refusal log" "$(cat "$d/e.err")"
 kill "$cpid" "$hpid" "$epid" 2>/dev/null; wait "$cpid" "$hpid" "$epid" 2>/dev/null
+expect 2 "connect: -L: cannot resolve host 'nosuchhost.invalid'" "connect -L with a host that does not exist: exit 2" \
+	"$B" connect "$NOHOST" -L "nosuchhost.invalid:$(freeport):web" --portal "$P" --secret "$d/s"
 kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
 
 echo "1..$n"
