@@ -400,7 +400,8 @@ static void forward_connect(struct mrpc_stream *call, json_t *args, void *ud)
 	}
 	pipe_attach(p, call);
 	mrpc_stream_set_cbs(call, &pipe_cbs, p);
-	log_info("forward: %s -> %s (%s:%u, %s)", conn_remote_id(p->carrier), svc->name, svc->host,
+	log_info("forward: %s -> %s (%s%s%s:%u, %s)", conn_remote_id(p->carrier), svc->name,
+	         strchr(svc->host, ':') ? "[" : "", svc->host, strchr(svc->host, ':') ? "]" : "",
 	         svc->port, svc->addr);
 	if (uv_tcp_connect(&p->creq, &p->tcp, (const struct sockaddr *)&svc->sa, connected_cb) < 0)
 		pipe_fail(p, "cannot connect to the service");
@@ -500,8 +501,8 @@ int fwd_service_parse(struct fwd_services *s, const char *spec, char *err, size_
 	svc.port = (uint16_t)port;
 	for (size_t i = 0; i < s->n; i++)
 		if (strcmp(s->v[i].name, svc.name) == 0) {
-			snprintf(err, errlen, "service '%s' is already exposed (as %s:%u)", svc.name,
-			         s->v[i].host, s->v[i].port);
+			snprintf(err, errlen, "service '%s' is already exposed (as %s)", svc.name,
+			         s->v[i].addr);
 			return -EINVAL;
 		}
 	if ((rc = resolve(&svc, err, errlen)) != 0)

@@ -94,6 +94,21 @@ awk '/^```ini/ {on = 1; next} on && /^```/ {exit} on' README.md |
 out=$("$B" check -c "$d/readme.conf" 2>&1); rc=$?
 [ "$rc" -eq 0 ] && grep -q '^\[user alice\]' "$d/readme.conf" && ! grep -qi 'warning' <<<"$out" &&
 	ok "the README's example policy: fairway check, no warning" || not_ok "README example policy (exit $rc)" "$out"
+# IPv6 in brackets wherever a person reads HOST:PORT (the net: address
+# itself stays bare, as multiserver writes it)
+"$B" keygen --secret "$d/v6" >/dev/null 2>&1
+"$B" portal --secret "$d/v6" --ctl none --listen '[::1]:0' >"$d/v6.out" 2>/dev/null &
+vpid=$!
+for _ in $(seq 50); do [ -s "$d/v6.out" ] && break; sleep 0.1; done
+out=$(head -1 "$d/v6.out")
+if [[ $out == net:::1:* ]]; then
+	out=$(timeout 5 "$B" call "$out" whoami --secret "$d/s" 2>&1)
+	grep -qE 'connection \[::1\]:[0-9]+: authenticated' <<<"$out" &&
+		ok "a dialled IPv6 peer is named [::1]:PORT in logs" || not_ok "IPv6 peer name" "$out"
+else
+	not_ok "portal --listen [::1]:0 (no IPv6 loopback?)" "$out"
+fi
+kill "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null
 
 # logging
 expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
