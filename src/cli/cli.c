@@ -1,7 +1,9 @@
 #include "cli.h"
 #include "policy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +105,61 @@ bad:
 	return EXIT_USAGE;
 }
 
+int cli_parse_advertise(const char *cmd, const char *opt, const char *s, char *host,
+                        size_t hostlen, uint16_t *port)
+{
+	char probe[ADDR_TEXT_MAX], err[128];
+	const char *colon = strchr(s, ':');
+	struct addr a;
+	int rc;
+
+	host[0] = '\0';
+	*port = 0;
+	if (s[0] == '\0')
+		return 0;
+	if (s[0] == '[' && s[strlen(s) - 1] == ']') {        /* [v6] */
+		if (strlen(s) - 2 >= hostlen)
+			goto bad;
+		snprintf(host, hostlen, "%.*s", (int)strlen(s) - 2, s + 1);
+	} else if (s[0] == '[' || (colon != NULL && strchr(colon + 1, ':') == NULL)) {
+		if (cli_parse_hostport(s, host, hostlen, port) != 0 || *port == 0)
+			goto bad;
+	} else {                                             /* a name, v4 or bare v6 */
+		if (strlen(s) >= hostlen)
+			goto bad;
+		snprintf(host, hostlen, "%s", s);
+	}
+	/* Whatever the net: address can carry (multiserver writes IPv6 bare:
+	 * net:2001:db8::1:8008). */
+	snprintf(probe, sizeof(probe), "net:%s:%u", host, *port ? *port : 1u);
+	rc = addr_parse(probe, strlen(probe), &a, err, sizeof(err));
+	if (rc == 0 && a.kind == ADDR_NET && strcmp(a.host, host) == 0)
+		return 0;
+bad:
+	fprintf(stderr, "fairway %s: %s: '%s' is not HOST[:PORT] (a host name or IP address, "
+	        "IPv6 as [2001:db8::1]:8008, port 1..65535)\n", cmd, opt, s);
+	host[0] = '\0';
+	return EXIT_USAGE;
+}
+
+void cli_warn_unspecified(const char *net_address)
+{
+	struct addr a;
+	char err[64];
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (addr_parse(net_address, strlen(net_address), &a, err, sizeof(err)) != 0 ||
+	    a.kind != ADDR_NET)
+		return;
+	if ((inet_pton(AF_INET, a.host, &a4) == 1 && a4.s_addr == htonl(INADDR_ANY)) ||
+	    (inet_pton(AF_INET6, a.host, &a6) == 1 && IN6_IS_ADDR_UNSPECIFIED(&a6)))
+		log_warn("the address printed, %s, names no host (%s%s%s means every local "
+		         "address): peers cannot dial it; give --advertise HOST[:PORT] with a name "
+		         "or address they can reach", net_address, strchr(a.host, ':') ? "[" : "",
+		         a.host, strchr(a.host, ':') ? "]" : "");
+}
+
 int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
                    const struct addr **tun)
 {
@@ -127,14 +184,28 @@ int cli_pick_route(const struct addr *a, size_t n, const struct addr **net,
 		}
 	if (*net != NULL)
 		return 0;
-	if (wss != NULL)
+	if (wss != NULL) {
 		fprintf(stderr, "fairway: %s\n", wsconn_unsupported(wss));
-	else if (*tun != NULL)
+	} else if (*tun != NULL) {
+		/* A portal address was given but for another portal: say so,
+		 * with both keys, rather than ask for what the user already gave. */
+		for (size_t i = 0; i < n; i++)
+			if ((a[i].kind == ADDR_NET || a[i].kind == ADDR_WS) && a[i].has_shs) {
+				char want[KEYS_ID_LEN + 1], got[KEYS_ID_LEN + 1];
+
+				keys_id_format(want, (*tun)->portal);
+				keys_id_format(got, a[i].shs_pk);
+				fprintf(stderr, "fairway: the portal's key differs: the tunnel address names "
+				        "portal %s, but %s:%s:%u has key %s\n", want,
+				        a[i].kind == ADDR_WS ? "ws" : "net", a[i].host, (unsigned)a[i].port, got);
+				return EXIT_USAGE;
+			}
 		fprintf(stderr, "fairway: a tunnel address needs the portal's net:HOST:PORT~shs:KEY "
 		                "or ws://HOST:PORT~shs:KEY (add it with ';' or --portal)\n");
-	else
+	} else {
 		fprintf(stderr, "fairway: no net:HOST:PORT~shs:KEY, ws://HOST:PORT~shs:KEY or "
 		                "tunnel:…~shs:… address given\n");
+	}
 	return EXIT_USAGE;
 }
 

@@ -37,6 +37,18 @@ int cli_parse_duration(const char *cmd, const char *opt, const char *s, unsigned
 /* Splits "HOST:PORT" (IPv6 as "[::1]:8008"). Returns 0 or EXIT_USAGE. */
 int cli_parse_hostport(const char *s, char *host, size_t hostlen, uint16_t *port);
 
+/* Splits --advertise's "HOST[:PORT]" (IPv6 as "[2001:db8::1]:8008", or
+ * bare without a port) into host and *port (0: the listening port). An
+ * empty s leaves host "" and *port 0. HOST must be a name or address a
+ * multiserver net: address can carry; it is not resolved (the name is for
+ * the peers). Returns 0 or EXIT_USAGE with a message naming opt. */
+int cli_parse_advertise(const char *cmd, const char *opt, const char *s, char *host,
+                        size_t hostlen, uint16_t *port);
+
+/* Logs a warning when the multiserver address a portal prints has an
+ * unspecified host (0.0.0.0, ::): peers cannot dial it. */
+void cli_warn_unspecified(const char *net_address);
+
 struct addr;
 /* From a list of addresses, picks how to reach the peer: a net address
  * (*net) alone, or a tunnel address (*tun) through the portal's net

@@ -348,21 +348,38 @@ static void share_line(const char *line, void *ud)
 	fflush(stdout);
 }
 
-static void connect_ready(struct session_run *r)
+/* Binds every -L port before the portal is dialled: a port in use fails
+ * now (exit 1, a host that is not an address exit 2), not after two
+ * handshakes. Until the session is ready the listeners refuse. */
+static int connect_bind(struct session_run *r)
 {
 	char err[256];
+	int rc;
 
 	for (size_t i = 0; i < nfwds; i++) {
-		if (fwd_listen(r->loop, fwds[i].host, fwds[i].port, fwds[i].service, &r->session,
-		               &r->listeners[r->nlisteners], err, sizeof(err)) != 0) {
-			fprintf(stderr, "fairway connect: %s\n", err);
-			stop_run(r, EXIT_RUNTIME);
-			return;
+		rc = fwd_listen(r->loop, fwds[i].host, fwds[i].port, fwds[i].service, &r->session,
+		                &r->listeners[r->nlisteners], err, sizeof(err));
+		if (rc != 0) {
+			fprintf(stderr, "fairway connect: -L: %s\n", err);
+			for (size_t j = 0; j < r->nlisteners; j++)
+				fwd_listener_close(r->listeners[j]);
+			r->nlisteners = 0;
+			uv_run(r->loop, UV_RUN_DEFAULT);
+			return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 		}
 		r->nlisteners++;
+	}
+	return 0;
+}
+
+static void connect_ready(struct session_run *r)
+{
+	for (size_t i = 0; i < nfwds; i++) {
+		bool v6 = strchr(fwds[i].host, ':') != NULL;
+
 		/* Scripts wait for these lines: the forward is usable. */
-		printf("forwarding %s:%u -> %s on %s\n", fwds[i].host, fwds[i].port, fwds[i].service,
-		       conn_remote_id(r->session));
+		printf("forwarding %s%s%s:%u -> %s on %s\n", v6 ? "[" : "", fwds[i].host,
+		       v6 ? "]" : "", fwds[i].port, fwds[i].service, conn_remote_id(r->session));
 	}
 	if (nfwds == 0)
 		printf("connected to %s\n", conn_remote_id(r->session));
@@ -382,7 +399,7 @@ int cmd_connect(int argc, char **argv)
 	struct session_run r = { .ready = connect_ready };
 	int rc = setup(&r, argc, argv, "L:v", more, connect_opt);
 
-	if (rc != 0)
+	if (rc != 0 || (rc = connect_bind(&r)) != 0)
 		return rc;
 	return run_session(&r);
 }

@@ -126,9 +126,9 @@ int cmd_host(int argc, char **argv)
 		case 's': secret = optarg; break;
 		case 'k': caps = optarg; break;
 		case 'e':
-			if (fwd_service_parse(&h.services, optarg, err, sizeof(err)) != 0) {
+			if ((rc = fwd_service_parse(&h.services, optarg, err, sizeof(err))) != 0) {
 				fprintf(stderr, "fairway host: --expose %s: %s\n", optarg, err);
-				return EXIT_USAGE;
+				return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
 			}
 			break;
 		default: return EXIT_USAGE;

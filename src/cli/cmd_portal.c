@@ -36,6 +36,7 @@
 /* Everything a portal is configured with, owned here. */
 struct settings {
 	char listen[POLICY_PATH_MAX];
+	char advertise[POLICY_PATH_MAX];   /* HOST[:PORT] to print; "" = listen's */
 	char name[POLICY_NAME_MAX];
 	enum portal_privacy privacy;
 	struct portal_limits limits;
@@ -56,6 +57,7 @@ struct settings {
 /* What the command line said, applied over the file. */
 struct overrides {
 	const char *listen, *name;
+	const char *advertise;
 	bool privacy_set;
 	enum portal_privacy privacy;
 	bool conns_set, pending_set, tunnels_set, idle_set, hs_set, multihop;
@@ -232,6 +234,7 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 		goto out;
 	if (pol.portal.listen[0] != '\0')
 		snprintf(n.listen, sizeof(n.listen), "%s", pol.portal.listen);
+	snprintf(n.advertise, sizeof(n.advertise), "%s", pol.portal.advertise);
 	snprintf(n.name, sizeof(n.name), "%s", pol.portal.name);
 	n.privacy_in_file = pol.portal.privacy_set;
 	n.db[0] = '\0';
@@ -282,6 +285,8 @@ static int settings_override(struct settings *s, const struct overrides *o)
 {
 	if (o->listen != NULL)
 		snprintf(s->listen, sizeof(s->listen), "%s", o->listen);
+	if (o->advertise != NULL)
+		snprintf(s->advertise, sizeof(s->advertise), "%s", o->advertise);
 	if (o->name != NULL)
 		snprintf(s->name, sizeof(s->name), "%s", o->name);
 	if (o->privacy_set)
@@ -438,6 +443,8 @@ static json_t *reload(struct portal_run *run)
 		log_warn("reload: db changed to %s; that takes a restart", next.db[0] ? next.db : "(none)");
 	if (strcmp(next.http, run->cur.http) != 0 || strcmp(next.public_url, run->cur.public_url) != 0)
 		log_warn("reload: http or public-url changed; that takes a restart");
+	if (strcmp(next.advertise, run->cur.advertise) != 0)
+		log_warn("reload: advertise changed to %s; that takes a restart", next.advertise);
 	settings_to_cfg(&next, &cfg);
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
@@ -566,6 +573,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "http", required_argument, NULL, 20 },
 		{ "public-url", required_argument, NULL, 21 },
 		{ "metrics", required_argument, NULL, 22 },
+		{ "advertise", required_argument, NULL, 23 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -591,6 +599,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 20: o->http = optarg; break;
 		case 21: o->public_url = optarg; break;
 		case 22: o->metrics = optarg; break;
+		case 23: o->advertise = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
@@ -767,7 +776,7 @@ int cmd_portal(int argc, char **argv)
 	char dberr[512], db_def[4096];
 	const char *db_what = "--db";
 	struct host_cfg hc = { 0 };
-	char host[256], err[256], ctl_def[4096];
+	char host[256], adv_host[256] = "", err[256], ctl_def[4096];
 	uint8_t net_key[32];
 	uint16_t port;
 	struct keys id;
@@ -825,6 +834,9 @@ int cmd_portal(int argc, char **argv)
 		goto out;
 	}
 	if ((rc = cli_parse_hostport(run.cur.listen, host, sizeof(host), &port)) != 0 ||
+	    (rc = cli_parse_advertise("portal", ov.advertise != NULL ? "--advertise" : "advertise",
+	                              run.cur.advertise, adv_host,
+	                              sizeof(adv_host), &cfg.advertise_port)) != 0 ||
 	    (rc = cli_parse_caps(caps, net_key)) != 0 ||
 	    (rc = cli_load_identity(secret, &id)) != 0)
 		goto out;
@@ -834,6 +846,7 @@ int cmd_portal(int argc, char **argv)
 	cfg.net_key = net_key;
 	cfg.host = host;
 	cfg.port = port;
+	cfg.advertise_host = adv_host[0] != '\0' ? adv_host : NULL;
 	settings_to_cfg(&run.cur, &cfg);
 	cfg.store = store;
 	/* Socket activation (fairway-portal.socket): the service manager
@@ -900,6 +913,7 @@ int cmd_portal(int argc, char **argv)
 	if (run.mhttp != NULL)
 		printf("metrics: %s\n", run.metrics_url);
 	fflush(stdout);
+	cli_warn_unspecified(portal_address(run.portal));
 	daemon_notify("READY=1");
 	log_info("portal listening on %s, privacy %s, %zu members%s%s%s%s",
 	         portal_address(run.portal), portal_privacy_name(run.cur.privacy),

@@ -18,13 +18,13 @@ struct command {
 static const struct command commands[] = {
 	{ "keygen", cmd_keygen, "[--secret FILE]", "create an identity (ssb-keys secret file, mode 0600)" },
 	{ "id", cmd_id, "[--secret FILE]", "print the identity's @…=.ed25519 id" },
-	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--secret FILE] [--caps B64] [--name NAME]\n"
+	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--advertise HOST[:PORT]] [--secret FILE] [--caps B64] [--name NAME]\n"
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
 	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
 	  "           [--metrics-max-users N] [--metrics HOST:PORT] [--db FILE] [--http HOST:PORT]\n"
 	  "           [--public-url URL]",
-	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its http:// URL)" },
+	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its ws:// address and http:// URL)" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
 	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose]",

@@ -181,6 +181,7 @@ struct policy_nat {
 
 struct policy_portal {
 	char listen[POLICY_PATH_MAX];
+	char advertise[POLICY_PATH_MAX];  /* HOST[:PORT] peers dial ("" = listen's) */
 	char name[POLICY_NAME_MAX];  /* room name in room.metadata ("" = default) */
 	enum policy_privacy privacy;
 	bool privacy_set;            /* the file says privacy = … */

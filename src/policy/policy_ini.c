@@ -21,7 +21,7 @@ enum gkey {
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LAN_NET6,
-	K_LISTEN, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
+	K_LISTEN, K_ADVERTISE, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
 	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K_HTTP, K_PUBLIC_URL, K__COUNT
 };
 
@@ -45,6 +45,7 @@ static const struct {
 	[K_MTU] = { "mtu", S_NAT }, [K_IPTABLES] = { "iptables", S_NAT }, [K_TC] = { "tc", S_NAT },
 	[K_LAN_NET6] = { "lan-net6", S_NAT },
 	[K_LISTEN] = { "listen", S_PORTAL }, [K_PRIVACY] = { "privacy", S_PORTAL },
+	[K_ADVERTISE] = { "advertise", S_PORTAL },
 	[K_GUEST] = { "guest", S_PORTAL }, [K_NAME] = { "name", S_PORTAL },
 	[K_CONNS_PER_IP] = { "max-conns-per-ip", S_PORTAL },
 	[K_PENDING] = { "max-pending-handshakes", S_PORTAL },
@@ -373,6 +374,13 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 		snprintf(p->portal.listen, sizeof(p->portal.listen), "%s", val);
 		if (strchr(val, ':') == NULL)
 			perr(p, c->cur_line, "listen: expected HOST:PORT, got \"%s\"", val);
+		break;
+	case K_ADVERTISE:
+		/* the full check (a host a net: address can carry) is the portal's */
+		if (*val == '\0' || strpbrk(val, " \t\"'~;") != NULL)
+			perr(p, c->cur_line, "advertise: expected HOST[:PORT], got \"%s\"", val);
+		else
+			snprintf(p->portal.advertise, sizeof(p->portal.advertise), "%s", val);
 		break;
 	case K_PRIVACY:
 		p->portal.privacy_set = true;

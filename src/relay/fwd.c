@@ -2,6 +2,7 @@
 #include "fwd.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ struct pipe {
 	bool tcp_closing;
 	bool paused_carrier;     /* we paused the session: TCP is backed up */
 	bool tcp_paused;         /* we stopped reading TCP: the session is backed up */
+	bool got_data;           /* an item came from the stream */
+	char service[64];        /* -L side: the service asked for; "" on the host */
 	/* Half-close (shutdown(SHUT_WR) on either end) travels as a half-close:
 	 * TCP EOF → our END on the stream; the peer's END → shutdown of the
 	 * TCP write side once every queued byte is written. The socket
@@ -49,6 +52,8 @@ struct tcp_write {
 };
 
 static uint8_t fwd_read_buf[65536];
+
+static int resolve(struct fwd_service *svc, char *err, size_t errlen);
 
 static void pipe_unref(struct pipe *p)
 {
@@ -136,6 +141,7 @@ static void stream_data(struct mrpc_stream *s, struct psc_packet *pkt, void *ud)
 	struct pipe *p = ud;
 	uint8_t *grown;
 
+	p->got_data = true;
 	if (p->tcp_closing || pkt->len == 0)
 		return;
 	if (p->connected) {
@@ -205,6 +211,18 @@ static void stream_end(struct mrpc_stream *s, const char *err, void *ud)
 
 	if (p->tcp_closing)
 		return;
+	if (err != NULL && p->service[0] != '\0' && !p->got_data) {
+		/* An error before any byte is the host refusing the forward
+		 * ("no such service: x"): the local client only sees a close, so
+		 * say why here. */
+		log_warn("forward to '%s'%s%s refused by the host: %s", p->service,
+		         p->carrier != NULL ? " on " : "",
+		         p->carrier != NULL ? conn_remote_id(p->carrier) : "", err);
+		if (!mrpc_stream_local_ended(s))
+			mrpc_stream_end(s, NULL);
+		pipe_close_tcp(p);
+		return;
+	}
 	if (err != NULL) {
 		/* An error (or the session went away) ends both directions. */
 		log_info("forward%s%s ended by the peer: %s", p->carrier != NULL ? " with " : "",
@@ -362,7 +380,6 @@ static void forward_connect(struct mrpc_stream *call, json_t *args, void *ud)
 	struct fwd_ctx *ctx = ud;
 	const char *name = json_string_value(json_object_get(json_array_get(args, 0), "service"));
 	const struct fwd_service *svc = NULL;
-	struct sockaddr_storage ss;
 	struct pipe *p;
 	char msg[128];
 
@@ -371,12 +388,9 @@ static void forward_connect(struct mrpc_stream *call, json_t *args, void *ud)
 			svc = &ctx->services->v[i];
 	if (svc == NULL) {
 		snprintf(msg, sizeof(msg), "no such service: %.64s", name ? name : "(none given)");
+		log_info("forward.connect from %s refused: %s",
+		         conn_remote_id(mrpc_io(mrpc_stream_session(call))), msg);
 		mrpc_stream_end(call, msg);
-		return;
-	}
-	if (uv_ip4_addr(svc->host, svc->port, (struct sockaddr_in *)&ss) != 0 &&
-	    uv_ip6_addr(svc->host, svc->port, (struct sockaddr_in6 *)&ss) != 0) {
-		mrpc_stream_end(call, "service address is not numeric");
 		return;
 	}
 	p = pipe_new(ctx->loop);
@@ -386,9 +400,10 @@ static void forward_connect(struct mrpc_stream *call, json_t *args, void *ud)
 	}
 	pipe_attach(p, call);
 	mrpc_stream_set_cbs(call, &pipe_cbs, p);
-	log_info("forward: %s -> %s (%s:%u)", conn_remote_id(p->carrier), svc->name, svc->host,
-	         svc->port);
-	if (uv_tcp_connect(&p->creq, &p->tcp, (struct sockaddr *)&ss, connected_cb) < 0)
+	log_info("forward: %s -> %s (%s%s%s:%u, %s)", conn_remote_id(p->carrier), svc->name,
+	         strchr(svc->host, ':') ? "[" : "", svc->host, strchr(svc->host, ':') ? "]" : "",
+	         svc->port, svc->addr);
+	if (uv_tcp_connect(&p->creq, &p->tcp, (const struct sockaddr *)&svc->sa, connected_cb) < 0)
 		pipe_fail(p, "cannot connect to the service");
 }
 
@@ -412,12 +427,60 @@ int fwd_add_methods(struct mrpc_api *api, struct fwd_services *s, uv_loop_t *loo
 	return 0;
 }
 
+/* Resolves svc->host once: a forward then never waits on DNS, and a name
+ * that does not exist is refused at start, not at the first connection. */
+static int resolve(struct fwd_service *svc, char *err, size_t errlen)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo *res = NULL, *pick = NULL;
+	char ip[INET6_ADDRSTRLEN];
+	const char *h = svc->host;
+	char unbr[sizeof(svc->host)];
+	int rc;
+
+	/* "[::1]" as well as "::1" */
+	if (h[0] == '[' && strlen(h) > 2 && h[strlen(h) - 1] == ']') {
+		snprintf(unbr, sizeof(unbr), "%.*s", (int)strlen(h) - 2, h + 1);
+		h = unbr;
+	}
+	rc = getaddrinfo(h, NULL, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot resolve host '%s': %s", svc->host,
+		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return rc == EAI_AGAIN || rc == EAI_SYSTEM || rc == EAI_MEMORY ? -EAGAIN : -EINVAL;
+	}
+	for (struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET)
+			pick = a;
+	for (struct addrinfo *a = res; a != NULL && pick == NULL; a = a->ai_next)
+		if (a->ai_family == AF_INET6)
+			pick = a;
+	if (pick == NULL) {
+		freeaddrinfo(res);
+		snprintf(err, errlen, "host '%s' has no IPv4 or IPv6 address", svc->host);
+		return -EINVAL;
+	}
+	memcpy(&svc->sa, pick->ai_addr, pick->ai_addrlen);
+	freeaddrinfo(res);
+	if (svc->sa.ss_family == AF_INET) {
+		((struct sockaddr_in *)&svc->sa)->sin_port = htons(svc->port);
+		uv_ip4_name((struct sockaddr_in *)&svc->sa, ip, sizeof(ip));
+		snprintf(svc->addr, sizeof(svc->addr), "%s:%u", ip, svc->port);
+	} else {
+		((struct sockaddr_in6 *)&svc->sa)->sin6_port = htons(svc->port);
+		uv_ip6_name((struct sockaddr_in6 *)&svc->sa, ip, sizeof(ip));
+		snprintf(svc->addr, sizeof(svc->addr), "[%s]:%u", ip, svc->port);
+	}
+	return 0;
+}
+
 int fwd_service_parse(struct fwd_services *s, const char *spec, char *err, size_t errlen)
 {
 	const char *eq = strchr(spec, '='), *colon;
 	struct fwd_service *v, svc = { 0 };
 	char *end;
 	unsigned long port;
+	int rc;
 
 	if (eq == NULL || eq == spec || (size_t)(eq - spec) >= sizeof(svc.name)) {
 		snprintf(err, errlen, "expected NAME=HOST:PORT");
@@ -436,6 +499,14 @@ int fwd_service_parse(struct fwd_services *s, const char *spec, char *err, size_
 	memcpy(svc.name, spec, (size_t)(eq - spec));
 	memcpy(svc.host, eq + 1, (size_t)(colon - eq - 1));
 	svc.port = (uint16_t)port;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->v[i].name, svc.name) == 0) {
+			snprintf(err, errlen, "service '%s' is already exposed (as %s)", svc.name,
+			         s->v[i].addr);
+			return -EINVAL;
+		}
+	if ((rc = resolve(&svc, err, errlen)) != 0)
+		return rc;
 	v = realloc(s->v, (s->n + 1) * sizeof(*v));
 	if (v == NULL) {
 		snprintf(err, errlen, "out of memory");
@@ -475,6 +546,7 @@ static void on_accept(uv_stream_t *server, int status)
 	p = pipe_new(server->loop);
 	if (p == NULL)
 		return;
+	snprintf(p->service, sizeof(p->service), "%s", l->service);
 	if (uv_accept(server, (uv_stream_t *)&p->tcp) < 0 || m == NULL) {
 		if (m == NULL)
 			log_warn("forward: no session yet; refusing a local connection");
@@ -517,9 +589,15 @@ int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *ser
 	l->session = session;
 	if (uv_ip4_addr(host, port, (struct sockaddr_in *)&ss) != 0 &&
 	    uv_ip6_addr(host, port, (struct sockaddr_in6 *)&ss) != 0) {
-		snprintf(err, errlen, "'%s' is not a numeric address", host);
-		free(l);
-		return -EINVAL;
+		/* a name ("localhost"): resolved as --expose's are */
+		struct fwd_service tmp = { .port = port };
+
+		snprintf(tmp.host, sizeof(tmp.host), "%s", host);
+		if ((rc = resolve(&tmp, err, errlen)) != 0) {
+			free(l);
+			return rc;
+		}
+		ss = tmp.sa;
 	}
 	uv_tcp_init(loop, &l->tcp);
 	l->tcp.data = l;
@@ -527,7 +605,10 @@ int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *ser
 	if (rc == 0)
 		rc = uv_listen((uv_stream_t *)&l->tcp, 64, on_accept);
 	if (rc < 0) {
-		snprintf(err, errlen, "cannot listen on %s:%u: %s", host, port, uv_strerror(rc));
+		bool v6 = strchr(host, ':') != NULL;
+
+		snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s", v6 ? "[" : "", host,
+		         v6 ? "]" : "", port, uv_strerror(rc));
 		uv_close((uv_handle_t *)&l->tcp, listener_closed);
 		return rc;
 	}

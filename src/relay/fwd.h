@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "conn.h"
@@ -18,8 +19,10 @@
 
 struct fwd_service {
 	char name[64];
-	char host[256];
+	char host[256];              /* as given, for logs */
 	uint16_t port;
+	struct sockaddr_storage sa;  /* host resolved once, at parse time */
+	char addr[64];               /* sa as text ("127.0.0.1:8000", "[::1]:22") */
 };
 
 struct fwd_services {
@@ -28,16 +31,22 @@ struct fwd_services {
 	void *ctx;   /* set by fwd_add_methods */
 };
 
-/* Adds "NAME=HOST:PORT" to s. Returns 0 or -EINVAL with a reason. */
+/* Adds "NAME=HOST:PORT" to s. HOST is an IP literal or a name resolved
+ * now, once (getaddrinfo; an IPv4 address first, as "localhost" services
+ * usually listen there). Returns 0, -EINVAL with a reason (bad syntax, a
+ * NAME given twice, a host that does not exist) or -EAGAIN (the resolver
+ * cannot answer now: a run-time error). */
 int fwd_service_parse(struct fwd_services *s, const char *spec, char *err, size_t errlen);
 void fwd_services_free(struct fwd_services *s);
 
 /* Serves forward.connect for the services in s (borrowed; outlives api). */
 int fwd_add_methods(struct mrpc_api *api, struct fwd_services *s, uv_loop_t *loop);
 
-/* Client side: accepts TCP on host:port and, for each connection, opens
+/* Client side: accepts TCP on host:port (an address, or a name resolved
+ * now like fwd_service_parse's) and, for each connection, opens
  * forward.connect(service) on *session (which the caller keeps current;
- * NULL refuses the connection). Returns 0 or -errno with a reason. */
+ * NULL refuses the connection). Returns 0 or -errno with a reason
+ * (-EINVAL: a host that does not exist; -EAGAIN: the resolver failed). */
 struct fwd_listener;
 int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,
                struct conn **session, struct fwd_listener **out, char *err, size_t errlen);

@@ -124,8 +124,10 @@ static void portal_closed(struct conn *c, const char *reason, void *ud)
 	if (h->backoff_ms > BACKOFF_MAX_MS)
 		h->backoff_ms = BACKOFF_MAX_MS;
 	delay = h->backoff_ms * 3 / 4 + randombytes_uniform(h->backoff_ms / 2 + 1);
-	log_warn("lost the portal %s:%u (%s); reconnecting in %u ms", h->cfg.portal.host,
-	         h->cfg.portal.port, reason != NULL ? reason : "closed", delay);
+	log_warn("lost the portal %s%s%s:%u (%s); reconnecting in %u ms",
+	         strchr(h->cfg.portal.host, ':') ? "[" : "", h->cfg.portal.host,
+	         strchr(h->cfg.portal.host, ':') ? "]" : "", h->cfg.portal.port,
+	         reason != NULL ? reason : "closed", delay);
 	uv_timer_start(&h->retry, retry_cb, delay, 0);
 }
 

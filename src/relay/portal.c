@@ -1029,7 +1029,8 @@ static void tunnel_connect(struct mrpc_stream *call, json_t *args, void *ud)
 	t = find_attendant(p, target);
 	if (t == NULL) {
 		p->counters.refused_unknown_target++;
-		refuse(call, caller, "could not connect to:%s", target);
+		refuse(call, caller, "could not connect to:%s (host %s is not connected to this portal)",
+		       target, target);
 		return;
 	}
 	log_info("tunnel %s -> %s", caller, target);
@@ -1782,8 +1783,9 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 			snprintf(err, errlen, "cannot listen on the socket passed by the service manager (fd %d): %s",
 			         cfg->listen_fd, uv_strerror(rc));
 		else
-			snprintf(err, errlen, "cannot listen on %s:%u: %s", cfg->host, cfg->port,
-			         uv_strerror(rc));
+			snprintf(err, errlen, "cannot listen on %s%s%s:%u: %s",
+			         strchr(cfg->host, ':') ? "[" : "", cfg->host,
+			         strchr(cfg->host, ':') ? "]" : "", cfg->port, uv_strerror(rc));
 		/* p goes with its handle, once libuv has closed it. */
 		uv_close((uv_handle_t *)&p->listener, free_with_listener);
 		return rc;
@@ -1806,6 +1808,10 @@ int portal_start(const struct portal_cfg *cfg, struct portal **out, char *err, s
 		uv_ip_name((struct sockaddr *)&ss, a.host, sizeof(a.host));
 	a.port = ss.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&ss)->sin_port)
 	                                 : ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	if (cfg->advertise_host != NULL)   /* what peers dial, not what we bound */
+		snprintf(a.host, sizeof(a.host), "%s", cfg->advertise_host);
+	if (cfg->advertise_port != 0)
+		a.port = cfg->advertise_port;
 	memcpy(a.shs_pk, cfg->id->pk, 32);
 	if (addr_format(&a, p->address, sizeof(p->address)) < 0)
 		snprintf(p->address, sizeof(p->address), "?");

@@ -101,6 +101,9 @@ struct portal_cfg {
 	const uint8_t *net_key;        /* 32 bytes, borrowed */
 	const char *host;              /* listen address, numeric */
 	uint16_t port;                 /* 0: pick a free port */
+	const char *advertise_host;    /* NULL: host; else the host portal_address()
+	                                * names (--advertise), not resolved */
+	uint16_t advertise_port;       /* 0: the listening port */
 	int listen_fd;                 /* > 2: an inherited listening socket (socket
 	                                * activation) used instead of host:port */
 	unsigned handshake_timeout_ms;
@@ -203,7 +206,8 @@ struct sockaddr;
  * upgrade handle with MHD_UPGRADE_ACTION_CLOSE). Returns 0 or -errno. */
 int portal_accept_ws(struct portal *p, int fd, const char *extra, size_t n,
                      const struct sockaddr *peer);
-/* "net:HOST:PORT~shs:KEY" of the listening socket. */
+/* "net:HOST:PORT~shs:KEY" of the listening socket, or the advertised
+ * host and port where cfg gave them. */
 const char *portal_address(const struct portal *p);
 /* Closes the listener and every connection (with goodbyes); the loop then
  * runs dry and portal_free() releases the rest. */

@@ -355,7 +355,17 @@ static void sl_end(struct mrpc_stream *s, const char *err, void *ud)
 {
 	struct stream_lower *l = ud;
 
-	if (l->c != NULL)
+	/* An error END before the inner handshake is done is the portal's (or
+	 * the host's) refusal of the tunnel: that text is the cause, not the
+	 * handshake step we were waiting in ("hung up after our hello"). A
+	 * carrier that is going ends its streams itself ("session closed"). */
+	if (l->c != NULL && err != NULL && conn_state(l->c) == CONN_HANDSHAKE &&
+	    l->outer != NULL && conn_state(l->outer) == CONN_OPEN) {
+		char why[320];
+
+		snprintf(why, sizeof(why), "tunnel refused: %s", err);
+		conn_close(l->c, why);
+	} else if (l->c != NULL)
 		conn_lower_eof(l->c, err);
 	else if (!mrpc_stream_local_ended(s))
 		mrpc_stream_end(s, NULL);

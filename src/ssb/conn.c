@@ -1024,7 +1024,9 @@ int conn_tcp_connect(const struct conn_cfg *cfg, const char *host, uint16_t port
 		tcp_close_bare(t);
 		return -ENOMEM;
 	}
-	snprintf(t->c->peer_name, sizeof(t->c->peer_name), "%s:%u", host, port);
+	/* IPv6 in brackets, as accepted peers are named */
+	snprintf(t->c->peer_name, sizeof(t->c->peer_name), "%s%s%s:%u", strchr(host, ':') ? "[" : "",
+	         host, strchr(host, ':') ? "]" : "", port);
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	t->req.gai.data = t;
 	if (out != NULL)

@@ -49,6 +49,67 @@ expect 2 "not a numeric IPv4 or IPv6" "--listen nosuchhost.invalid:8010: exit 2"
 expect 2 "not a numeric IPv4 or IPv6" "--listen 999.1.1.1:80: exit 2" "$B" portal --secret "$d/s" --ctl none --listen 999.1.1.1:80
 expect 2 "is not HOST:PORT" "--listen 127.0.0.1:99999: exit 2" "$B" portal --secret "$d/s" --ctl none --listen 127.0.0.1:99999
 
+# item 5: a --portal whose key is not the tunnel address's portal
+K1=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=
+K2=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAE=
+K3=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAI=
+for c in ping connect call; do
+	extra=(); [ $c = connect ] && extra=(-L 65000:web); [ $c = call ] && extra=(whoami)
+	expect 2 "the portal's key differs: the tunnel address names portal @$K1.ed25519, but net:127.0.0.1:1 has key @$K2.ed25519" \
+		"$c --portal with another key: both keys named" \
+		"$B" $c "tunnel:@$K1.ed25519:@$K3.ed25519~shs:$K3" "${extra[@]}" --portal "net:127.0.0.1:1~shs:$K2" --secret "$d/s"
+done
+
+# item 12: --advertise names the printed address; an unspecified one warns
+adv() { timeout 2 "$B" portal --secret "$d/s" --ctl none "$@" 2>&1; }
+out=$(adv --listen 0.0.0.0:0)
+grep -q 'warning: the address printed, net:0.0.0.0:[0-9]*~shs:.*, names no host (0.0.0.0 means every local address).*--advertise' <<<"$out" &&
+	ok "--listen 0.0.0.0: a warning names the undialable address" || not_ok "0.0.0.0 warning" "$out"
+out=$(adv --listen '[::]:0')
+grep -q 'the address printed, net::::[0-9]*~shs:.*(\[::\] means every local address)' <<<"$out" &&
+	ok "--listen [::]: the warning brackets ::" || not_ok ":: warning" "$out"
+out=$(adv --listen 0.0.0.0:0 --advertise room.example:9000)
+[[ $(head -1 <<<"$out") == net:room.example:9000~shs:* ]] && ! grep -q warning <<<"$out" &&
+	ok "--advertise HOST:PORT is the printed address, no warning" || not_ok "--advertise host:port" "$out"
+out=$(adv --listen 127.0.0.1:0 --advertise '[2001:db8::1]:8008')
+[[ $(head -1 <<<"$out") == net:2001:db8::1:8008~shs:* ]] &&
+	ok "--advertise [v6]:PORT: multiserver writes IPv6 bare" || not_ok "--advertise v6" "$out"
+out=$(adv --listen 127.0.0.1:0 --advertise 203.0.113.5)
+[[ $(head -1 <<<"$out") =~ ^net:203\.0\.113\.5:[0-9]+~shs: ]] && ! [[ $(head -1 <<<"$out") =~ :0~ ]] &&
+	ok "--advertise HOST keeps the listening port" || not_ok "--advertise host only" "$out"
+expect 2 "--advertise: 'a b:1' is not HOST\\[:PORT\\]" "--advertise with a bad host: exit 2" "$B" portal --secret "$d/s" --ctl none --advertise 'a b:1'
+expect 2 "--advertise: 'x:0' is not HOST" "--advertise port 0: exit 2" "$B" portal --secret "$d/s" --ctl none --advertise x:0
+printf '[portal]\nlisten = 0.0.0.0:0\nadvertise = room.example.org:9000\n' >"$d/adv.conf"
+out=$(adv -c "$d/adv.conf")
+[[ $(head -1 <<<"$out") == net:room.example.org:9000~shs:* ]] && ! grep -q warning <<<"$out" &&
+	ok "policy key advertise is the printed address" || not_ok "policy advertise" "$out"
+printf '[portal]\nadvertise = a b\n' >"$d/adv2.conf"
+expect 2 "adv2.conf:2: error: advertise: expected HOST\\[:PORT\\]" "policy advertise = a b: file:line, exit 2" \
+	"$B" portal -c "$d/adv2.conf" --secret "$d/s" --ctl none
+
+# issue 16 item 15: the README's example policy checks without a warning
+id1=$("$B" id --secret "$d/s"); id2=$("$B" keygen --secret "$d/readme2" >/dev/null 2>&1; "$B" id --secret "$d/readme2")
+awk '/^```ini/ {on = 1; next} on && /^```/ {exit} on' README.md |
+	awk -v a="$id1" -v b="$id2" '/^id = / {n++; print "id = " (n == 1 ? a : b); next} {print}' >"$d/readme.conf"
+out=$("$B" check -c "$d/readme.conf" 2>&1); rc=$?
+[ "$rc" -eq 0 ] && grep -q '^\[user alice\]' "$d/readme.conf" && ! grep -qi 'warning' <<<"$out" &&
+	ok "the README's example policy: fairway check, no warning" || not_ok "README example policy (exit $rc)" "$out"
+# IPv6 in brackets wherever a person reads HOST:PORT (the net: address
+# itself stays bare, as multiserver writes it)
+"$B" keygen --secret "$d/v6" >/dev/null 2>&1
+"$B" portal --secret "$d/v6" --ctl none --listen '[::1]:0' >"$d/v6.out" 2>/dev/null &
+vpid=$!
+for _ in $(seq 50); do [ -s "$d/v6.out" ] && break; sleep 0.1; done
+out=$(head -1 "$d/v6.out")
+if [[ $out == net:::1:* ]]; then
+	out=$(timeout 5 "$B" call "$out" whoami --secret "$d/s" 2>&1)
+	grep -qE 'connection \[::1\]:[0-9]+: authenticated' <<<"$out" &&
+		ok "a dialled IPv6 peer is named [::1]:PORT in logs" || not_ok "IPv6 peer name" "$out"
+else
+	not_ok "portal --listen [::1]:0 (no IPv6 loopback?)" "$out"
+fi
+kill "$vpid" 2>/dev/null; wait "$vpid" 2>/dev/null
+
 # logging
 expect 2 "FAIRWAY_LOG='loud' is not a log level" "FAIRWAY_LOG=loud is refused" env FAIRWAY_LOG=loud "$B" id --secret "$d/s"
 expect 0 '^@' "FAIRWAY_LOG=warn is a level" env FAIRWAY_LOG=warn "$B" id --secret "$d/s"
@@ -83,6 +144,68 @@ lines=$(cat "$d"/*.err | wc -l)
 [ -z "$leaks" ] && [ "$lines" -gt 10 ] && ok "no private key in $lines debug log lines of portal, host and ping" \
 	|| not_ok "secrets in logs (or no logs: $lines lines)" "$leaks"
 
+# item 4: a host that is not announced: the portal's answer, not a handshake guess
+freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+"$B" portal --secret "$d/p" --listen 127.0.0.1:0 --ctl none >"$d/q.out" 2>"$d/q.err" &
+qpid=$!
+for _ in $(seq 50); do [ -s "$d/q.out" ] && break; sleep 0.1; done
+P=$(head -1 "$d/q.out"); PK=${P##*~shs:}
+NOHOST="tunnel:@$PK.ed25519:@$K3.ed25519~shs:$K3"
+for c in ping call connect; do
+	extra=(); [ $c = connect ] && extra=(-L "$(freeport):web"); [ $c = call ] && extra=(whoami)
+	expect 1 "tunnel refused: could not connect to:@$K3.ed25519 \\(host @$K3.ed25519 is not connected to this portal\\)" \
+		"$c to a host that is not announced: the portal's answer" "$B" $c "$NOHOST" "${extra[@]}" --portal "$P" --secret "$d/s"
+done
+# item 10: connect -L on a port in use fails before it dials the portal
+python3 -c 'import socket,sys,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(30)' >"$d/busy" &
+bpid=$!
+for _ in $(seq 50); do [ -s "$d/busy" ] && break; sleep 0.1; done
+BUSY=$(cat "$d/busy")
+nconn=$(grep -c 'handshake\|authenticated\|refused' "$d/q.err")
+expect 1 "connect: -L: cannot listen on 127.0.0.1:$BUSY: address already in use" \
+	"connect -L on a port in use: exit 1 with the address and the reason" \
+	"$B" connect "$NOHOST" -L "$BUSY:web" --portal "$P" --secret "$d/s"
+sleep 0.3
+[ "$(grep -c 'handshake\|authenticated\|refused' "$d/q.err")" = "$nconn" ] &&
+	ok "connect -L on a port in use did not dial the portal" || not_ok "connect dialled the portal first" "$(tail -3 "$d/q.err")"
+kill "$bpid" 2>/dev/null; wait "$bpid" 2>/dev/null
+# item 3: --expose resolves names once at start, refuses duplicates and
+# names that do not exist; a refused forward is logged on both sides.
+expect 2 "service 'web' is already exposed \\(as 127.0.0.1:1\\)" "host --expose the same name twice: exit 2" \
+	"$B" host --portal "$P" --secret "$d/h" --expose web=127.0.0.1:1 --expose web=127.0.0.1:2
+expect 2 "--expose web=nosuchhost.invalid:80: cannot resolve host 'nosuchhost.invalid'" \
+	"host --expose with a host that does not exist: exit 2" \
+	"$B" host --portal "$P" --secret "$d/h" --expose web=nosuchhost.invalid:80
+python3 -c '
+import socket, sys, threading
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(); print(s.getsockname()[1], flush=True)
+def echo(c):
+    while (b := c.recv(4096)): c.sendall(b)
+    c.close()
+for _ in range(4):
+    threading.Thread(target=echo, args=(s.accept()[0],), daemon=True).start()
+' >"$d/echo" &
+epid=$!
+for _ in $(seq 50); do [ -s "$d/echo" ] && break; sleep 0.1; done
+"$B" host --portal "$P" --secret "$d/h" --expose "echo=localhost:$(cat "$d/echo")" >"$d/e.out" 2>"$d/e.err" &
+hpid=$!
+for _ in $(seq 100); do [ -s "$d/e.out" ] && break; sleep 0.1; done
+L1=$(freeport); L2=$(freeport)
+"$B" connect "$(head -1 "$d/e.out")" --portal "$P" --secret "$d/s" -L "localhost:$L1:echo" -L "$L2:nosuch" >"$d/f.out" 2>"$d/f.err" &
+cpid=$!
+for _ in $(seq 100); do [ -f "$d/f.out" ] && [ "$(wc -l <"$d/f.out")" -ge 2 ] && break; sleep 0.1; done
+got=$(python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"hello\n"); s.shutdown(socket.SHUT_WR); print(s.recv(100).decode().strip())' "$L1" 2>&1)
+[ "$got" = hello ] && ok "--expose echo=localhost:PORT and -L localhost:PORT:echo: names are resolved, bytes forwarded" || not_ok "--expose localhost" "$got $(cat "$d/e.err")"
+python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(b"x"); s.recv(10)' "$L2" 2>/dev/null
+sleep 0.5
+grep -q "forward to 'nosuch' on @.* refused by the host: no such service: nosuch" "$d/f.err" &&
+	ok "a refused forward: the host's reason is logged on the connect side" || not_ok "connect-side refusal log" "$(cat "$d/f.err")"
+grep -q "forward.connect from @.* refused: no such service: nosuch" "$d/e.err" &&
+	ok "a refused forward is logged on the host side" || not_ok "host-side refusal log" "$(cat "$d/e.err")"
+kill "$cpid" "$hpid" "$epid" 2>/dev/null; wait "$cpid" "$hpid" "$epid" 2>/dev/null
+expect 2 "connect: -L: cannot resolve host 'nosuchhost.invalid'" "connect -L with a host that does not exist: exit 2" \
+	"$B" connect "$NOHOST" -L "nosuchhost.invalid:$(freeport):web" --portal "$P" --secret "$d/s"
+kill "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null
 # fairway nat: Fair NAT's bare form (fairnat.sh CONFIG) and nothing at all
 expect 2 'usage: fairway nat' "fairway nat alone: usage, exit 2" "$B" nat
 NATCFG=tests/nat/configs/example.config

@@ -97,8 +97,8 @@ test('bad tunnel.connect input: exact errors, one log line each, a concurrent tu
     [{ target: s.ids.host.id, portal: unknown }, `talking to the wrong portal: this is ${portalId}`],
     [{ target: s.ids.host.id, portal: 7 }, `talking to the wrong portal: this is ${portalId}`],
     [{ target: c.id, portal: portalId }, `could not connect to:${c.id} (that is the caller itself)`],
-    [{ target: unknown, portal: portalId }, `could not connect to:${unknown}`],
-    [{ target: unknown }, `could not connect to:${unknown}`]
+    [{ target: unknown, portal: portalId }, `could not connect to:${unknown} (host ${unknown} is not connected to this portal)`],
+    [{ target: unknown }, `could not connect to:${unknown} (host ${unknown} is not connected to this portal)`]
   ]
   for (const [opts, msg] of cases) {
     const t = L.openTunnel(c.rpc, opts)
