@@ -1,7 +1,7 @@
 #!/bin/bash
 # The thundering herd of issue 11, by hand:
 #   bench/reliability/herd.sh BUILD_DIR [HOSTS [PORTAL_ARGS…]]
-# HOSTS announced hosts (bench_herd: one process, host.c's backoff and
+# HOSTS announced hosts (herd: one process, host.c's backoff and
 # jitter) on a portal; the portal is killed (-9) and started again on the
 # same port. Prints the time until all are announced again, refusals
 # during the return, and the portal's peak RSS — first, second start.
@@ -34,7 +34,7 @@ wait_all() {
 	echo "$(python3 -c "print('%.1f' % ($(date +%s.%N) - $t0))") s, $a of $n announced"
 }
 start_portal "$@"
-"$build/bench_herd" "$addr" "$n" 2>herd.log &
+"$build/herd" "$addr" "$n" 2>herd.log &
 echo "first start:   $(wait_all); portal peak RSS $(awk '/VmHWM/{print $2}' /proc/$pp/status) kB"
 kill -9 $pp; wait $pp 2>/dev/null || true
 sleep 1

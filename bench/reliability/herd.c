@@ -1,7 +1,7 @@
-/* bench_herd: N announced hosts in one process (one libuv loop, the real
+/* herd: N announced hosts in one process (one libuv loop, the real
  * src/relay/host.c each), for the thundering-herd benchmark of issue 11:
  *
- *   bench_herd PORTAL_NETADDR N [NETKEY_BASE64]
+ *   herd PORTAL_NETADDR N [NETKEY_BASE64]
  *
  * Every host keeps reconnecting with host.c's backoff and jitter, exactly
  * as `fairway host` does; bench/reliability/herd.sh restarts the portal
@@ -25,7 +25,7 @@ static unsigned announced;
 
 static void on_tunnel(struct mrpc_stream *s, const char *label, void *ud)
 {
-	mrpc_stream_end(s, "bench_herd serves nothing");
+	mrpc_stream_end(s, "herd serves nothing");
 }
 
 static void on_announced(const char *addr, void *ud)
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 	long n = argc > 2 ? strtol(argv[2], NULL, 10) : 0;
 
 	if (argc < 3 || n <= 0 || n > 10000) {
-		fprintf(stderr, "usage: bench_herd PORTAL_NETADDR N(1..10000) [NETKEY_BASE64]\n");
+		fprintf(stderr, "usage: herd PORTAL_NETADDR N(1..10000) [NETKEY_BASE64]\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || log_init() < 0)
@@ -59,12 +59,12 @@ int main(int argc, char **argv)
 
 	if (addr_parse(argv[1], strlen(argv[1]), &portal, err, sizeof(err)) < 0 ||
 	    portal.kind != ADDR_NET) {
-		fprintf(stderr, "bench_herd: %s: not a net:HOST:PORT~shs:KEY address %s\n", argv[1], err);
+		fprintf(stderr, "herd: %s: not a net:HOST:PORT~shs:KEY address %s\n", argv[1], err);
 		return 2;
 	}
 	if (sodium_base642bin(net_key, sizeof(net_key), caps, strlen(caps), NULL, NULL, NULL,
 	                      sodium_base64_VARIANT_ORIGINAL) != 0) {
-		fprintf(stderr, "bench_herd: the network key must be 32 bytes of base64\n");
+		fprintf(stderr, "herd: the network key must be 32 bytes of base64\n");
 		return 2;
 	}
 	ids = calloc((size_t)n, sizeof(*ids));
@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		randombytes_buf(seed, sizeof(seed));
 		keys_from_seed(&ids[i], seed);
 		if (host_start(&hc) == NULL) {
-			fprintf(stderr, "bench_herd: out of memory at host %ld\n", i);
+			fprintf(stderr, "herd: out of memory at host %ld\n", i);
 			return 1;
 		}
 	}
@@ -88,6 +88,6 @@ int main(int argc, char **argv)
 	uv_signal_init(loop, &sterm);
 	uv_signal_start(&sterm, on_signal, SIGTERM);
 	uv_run(loop, UV_RUN_DEFAULT);
-	fprintf(stderr, "bench_herd: %u first announcements\n", announced);
+	fprintf(stderr, "herd: %u first announcements\n", announced);
 	return 0;
 }
