@@ -1,5 +1,6 @@
 /* roomadm — see roomadm.h. */
 #include "roomadm.h"
+#include "web.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -134,11 +135,11 @@ static json_t *listed(struct store *st, int rc, json_t *arr, const char *name)
 
 void roomadm_token_new(char tok[static 72], uint8_t hash[static 32])
 {
-	uint8_t raw[ROOMADM_TOKEN_RAW];
+	uint8_t raw[WEB_TOKEN_RAW];
 
+	/* The web side's format (web.h), so /join and /invite/consume take it. */
 	randombytes_buf(raw, sizeof(raw));
-	sodium_bin2base64(tok, 72, raw, sizeof(raw), sodium_base64_VARIANT_URLSAFE);
-	crypto_hash_sha256(hash, raw, sizeof(raw));
+	web_token_make(raw, tok, hash);
 	sodium_memzero(raw, sizeof(raw));
 }
 
