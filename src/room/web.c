@@ -1,27 +1,18 @@
 /* web — the public routes of the room server (see web.h). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
-#include <qrencode.h>
 #include <sodium.h>
 
 #include "log.h"
+#include "page.h"
 #include "portal.h"
+#include "rate.h"
 #include "util.h"
 #include "web.h"
-
-#define WEB_BUCKETS 1024       /* rate-limit slots (addresses) */
-#define WEB_PROBE 8
-
-struct bucket {
-	char peer[48];
-	double tokens;
-	uint64_t at_ms;
-};
 
 struct web {
 	struct web_cfg cfg;
@@ -30,121 +21,8 @@ struct web {
 	char domain[256];              /* host of public_url: aliases are NAME.domain */
 	char msaddr[WEB_URL_MAX];
 	char room_id[KEYS_ID_LEN + 1];
-	struct bucket buckets[WEB_BUCKETS];
+	struct rate rate;              /* invite claims and creation */
 };
-
-/* ---- a growing string ------------------------------------------------- */
-
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_add(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap == 0 ? 4096 : b->cap;
-		char *g;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		g = realloc(b->p, cap);
-		if (g == NULL) {
-			b->oom = true;
-			return;
-		}
-		b->p = g;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void sb_puts(struct sb *b, const char *s) { sb_add(b, s, strlen(s)); }
-
-__attribute__((format(printf, 2, 3)))
-static void sb_printf(struct sb *b, const char *fmt, ...)
-{
-	char tmp[1024];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n < sizeof(tmp)) {
-		sb_add(b, tmp, (size_t)n);
-		return;
-	}
-	{
-		char *big = malloc((size_t)n + 1);
-
-		if (big == NULL) {
-			b->oom = true;
-			return;
-		}
-		va_start(ap, fmt);
-		vsnprintf(big, (size_t)n + 1, fmt, ap);
-		va_end(ap);
-		sb_add(b, big, (size_t)n);
-		free(big);
-	}
-}
-
-/* HTML text and attribute values. nl_br: newlines become <br>. */
-static void sb_html(struct sb *b, const char *s, bool nl_br)
-{
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&': sb_puts(b, "&amp;"); break;
-		case '<': sb_puts(b, "&lt;"); break;
-		case '>': sb_puts(b, "&gt;"); break;
-		case '"': sb_puts(b, "&quot;"); break;
-		case '\'': sb_puts(b, "&#39;"); break;
-		case '\n': sb_puts(b, nl_br ? "<br>\n" : "\n"); break;
-		default: sb_add(b, s, 1);
-		}
-	}
-}
-
-/* A QR code of text as inline SVG: one path, a run of dark modules per
- * "M x y h n v1 h -n z", a quiet zone of 4 modules. */
-static void sb_qr(struct sb *b, const char *text)
-{
-	QRcode *q = QRcode_encodeString(text, 0, QR_ECLEVEL_M, QR_MODE_8, 1);
-	const int m = 4;
-	int n;
-
-	if (q == NULL) {
-		sb_puts(b, "<p>(no QR code: the link is too long)</p>");
-		return;
-	}
-	n = q->width;
-	sb_printf(b, "<svg class=\"qr\" xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 %d %d\" "
-	          "role=\"img\" aria-label=\"QR code of the link\"><rect width=\"%d\" height=\"%d\" "
-	          "fill=\"#fff\"/><path fill=\"#000\" d=\"", n + 2 * m, n + 2 * m, n + 2 * m, n + 2 * m);
-	for (int y = 0; y < n; y++)
-		for (int x = 0; x < n;) {
-			int run = 0;
-
-			while (x + run < n && (q->data[y * n + x + run] & 1))
-				run++;
-			if (run > 0) {
-				sb_printf(b, "M%d %dh%dv1h-%dz", x + m, y + m, run, run);
-				x += run;
-			} else {
-				x++;
-			}
-		}
-	sb_puts(b, "\"/></svg>");
-	QRcode_free(q);
-}
 
 /* ---- pure helpers ----------------------------------------------------- */
 
@@ -353,32 +231,6 @@ int web_consume_parse(enum web_body kind, const char *body, size_t len,
 
 /* ---- replies ---------------------------------------------------------- */
 
-static enum MHD_Result reply_json(struct http_req *r, unsigned status, json_t *j)
-{
-	char *s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
-	enum MHD_Result ret;
-
-	json_decref(j);
-	if (s == NULL)
-		return http_reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
-	ret = http_reply(r, status, "application/json", s, strlen(s));
-	free(s);
-	return ret;
-}
-
-static enum MHD_Result reply_sb(struct http_req *r, unsigned status, struct sb *b)
-{
-	enum MHD_Result ret;
-
-	if (b->oom) {
-		free(b->p);
-		return http_reply(r, 500, "text/plain; charset=utf-8", "out of memory\n", 14);
-	}
-	ret = http_reply(r, status, "text/html; charset=utf-8", b->p, b->len);
-	free(b->p);
-	return ret;
-}
-
 static bool want_json(struct http_req *r)
 {
 	const char *e = http_query(r, "encoding");
@@ -396,82 +248,44 @@ static char *room_name(struct web *w)
 	return strdup(w->cfg.name != NULL && w->cfg.name[0] != '\0' ? w->cfg.name : w->domain);
 }
 
-static void page_begin(struct web *w, struct sb *b, const char *title)
+void web_page_begin(struct web *w, struct page *b, const char *title)
 {
 	char *name = room_name(w);
 
-	sb_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+	page_puts(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
 	        "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>");
 	if (title != NULL) {
-		sb_html(b, title, false);
-		sb_puts(b, " · ");
+		page_html(b, title, false);
+		page_puts(b, " · ");
 	}
-	sb_html(b, name != NULL ? name : "", false);
+	page_html(b, name != NULL ? name : "", false);
 	/* icon "data:,": no /favicon.ico request (and no 404) per page */
-	sb_printf(b, "</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"%s/style.css\"></head>\n<body>"
+	page_printf(b, "</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"%s/style.css\"></head>\n<body>"
 	          "<header><a href=\"%s/\">", w->base_path, w->base_path);
-	sb_html(b, name != NULL ? name : "", false);
-	sb_puts(b, "</a></header>\n<main>\n");
+	page_html(b, name != NULL ? name : "", false);
+	page_puts(b, "</a></header>\n<main>\n");
 	free(name);
 }
 
-static void page_end(struct sb *b)
+void web_page_end(struct web *w, struct page *b)
 {
-	sb_puts(b, "</main>\n<footer>SSB room · fairway</footer></body></html>\n");
+	(void)w;
+	page_puts(b, "</main>\n<footer>SSB room · fairway</footer></body></html>\n");
 }
 
-static enum MHD_Result error_page(struct web *w, struct http_req *r, unsigned status,
+enum MHD_Result web_error_page(struct web *w, struct http_req *r, unsigned status,
                                   const char *title, const char *text)
 {
-	struct sb b = { 0 };
+	struct page b = { 0 };
 
-	page_begin(w, &b, title);
-	sb_puts(&b, "<h1>");
-	sb_html(&b, title, false);
-	sb_puts(&b, "</h1>\n<p class=\"error\">");
-	sb_html(&b, text, false);
-	sb_puts(&b, "</p>\n");
-	page_end(&b);
-	return reply_sb(r, status, &b);
-}
-
-/* ---- rate limit (per address) ----------------------------------------- */
-
-/* A token bucket per address: burst attempts at once, per_s more each
- * second. The table is small and fixed; an address not seen lately gives
- * its slot to a new one. */
-static bool rate_ok(struct web *w, const char *peer)
-{
-	uint64_t now = uv_now(w->cfg.loop), h = 1469598103934665603ull;
-	struct bucket *slot = NULL, *oldest = NULL;
-	double burst = (double)w->cfg.consume_burst;
-
-	for (const char *p = peer; *p != '\0'; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ull;
-	for (unsigned i = 0; i < WEB_PROBE; i++) {
-		struct bucket *bk = &w->buckets[(h + i) % WEB_BUCKETS];
-
-		if (strcmp(bk->peer, peer) == 0) {
-			slot = bk;
-			break;
-		}
-		if (oldest == NULL || bk->at_ms < oldest->at_ms)
-			oldest = bk;
-	}
-	if (slot == NULL) {
-		slot = oldest;
-		snprintf(slot->peer, sizeof(slot->peer), "%s", peer);
-		slot->tokens = burst;
-		slot->at_ms = now;
-	}
-	slot->tokens += (double)(now - slot->at_ms) * w->cfg.consume_per_s / 1000.0;
-	if (slot->tokens > burst)
-		slot->tokens = burst;
-	slot->at_ms = now;
-	if (slot->tokens < 1.0)
-		return false;
-	slot->tokens -= 1.0;
-	return true;
+	web_page_begin(w, &b, title);
+	page_puts(&b, "<h1>");
+	page_html(&b, title, false);
+	page_puts(&b, "</h1>\n<p class=\"error\">");
+	page_html(&b, text, false);
+	page_puts(&b, "</p>\n");
+	web_page_end(w, &b);
+	return page_reply(r, status, &b);
 }
 
 /* ---- routes ----------------------------------------------------------- */
@@ -495,14 +309,14 @@ static const char *mode_go_name(enum portal_privacy m)
 	return m == PORTAL_OPEN ? "ModeOpen" : m == PORTAL_COMMUNITY ? "ModeCommunity" : "ModeRestricted";
 }
 
-static void notice(struct web *w, struct sb *b, const char *key, const char *title)
+static void notice(struct web *w, struct page *b, const char *key, const char *title)
 {
 	char *text = NULL;
 
 	if (store_text_get(w->cfg.store, key, &text) == 0 && text[0] != '\0') {
-		sb_printf(b, "<section class=\"notice\"><h2>%s</h2><p>", title);
-		sb_html(b, text, true);
-		sb_puts(b, "</p></section>\n");
+		page_printf(b, "<section class=\"notice\"><h2>%s</h2><p>", title);
+		page_html(b, text, true);
+		page_puts(b, "</p></section>\n");
 	}
 	free(text);
 }
@@ -512,17 +326,17 @@ static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char 
 /* An ssb: link as an href. Chrome on Android does not follow unknown
  * schemes from a tap, but does open intent:// links in the app that
  * registered the scheme (go-ssb-room's StringifySSBURI does the same). */
-static void sb_ssb_href(struct sb *b, struct http_req *r, const char *uri)
+static void put_ssb_href(struct page *b, struct http_req *r, const char *uri)
 {
 	const char *ua = http_header(r, "User-Agent");
 	const char *q = strchr(uri, '?');
 
 	if (ua != NULL && q != NULL && strstr(ua, "Android") != NULL && strstr(ua, "Chrome/") != NULL) {
-		sb_puts(b, "intent://experimental");
-		sb_html(b, q, false);
-		sb_puts(b, "#Intent;scheme=ssb;end;");
+		page_puts(b, "intent://experimental");
+		page_html(b, q, false);
+		page_puts(b, "#Intent;scheme=ssb;end;");
 	} else {
-		sb_html(b, uri, false);
+		page_html(b, uri, false);
 	}
 }
 
@@ -530,7 +344,7 @@ static enum MHD_Result on_landing(struct http_req *r)
 {
 	struct web *w = r->ud;
 	enum portal_privacy mode = portal_privacy_now(w->cfg.portal);
-	struct sb b = { 0 };
+	struct page b = { 0 };
 	char host[256], *desc = NULL;
 	size_t dl = strlen(w->domain), hl;
 
@@ -549,42 +363,42 @@ static enum MHD_Result on_landing(struct http_req *r)
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
 		return http_reply(r, 405, "text/plain; charset=utf-8", "method not allowed\n", 19);
 
-	page_begin(w, &b, NULL);
+	web_page_begin(w, &b, NULL);
 	{
 		char *name = room_name(w);
 
-		sb_puts(&b, "<h1>");
-		sb_html(&b, name != NULL ? name : "", false);
-		sb_puts(&b, "</h1>\n");
+		page_puts(&b, "<h1>");
+		page_html(&b, name != NULL ? name : "", false);
+		page_puts(&b, "</h1>\n");
 		free(name);
 	}
 	if (store_text_get(w->cfg.store, "description", &desc) == 0 && desc[0] != '\0') {
-		sb_puts(&b, "<p class=\"description\">");
-		sb_html(&b, desc, true);
-		sb_puts(&b, "</p>\n");
+		page_puts(&b, "<p class=\"description\">");
+		page_html(&b, desc, true);
+		page_puts(&b, "</p>\n");
 	}
 	free(desc);
 	notice(w, &b, "notice.description", "About this room");
-	sb_printf(&b, "<section><h2>Privacy</h2><p id=\"privacy-mode\" data-mode=\"%s\">%s</p></section>\n",
+	page_printf(&b, "<section><h2>Privacy</h2><p id=\"privacy-mode\" data-mode=\"%s\">%s</p></section>\n",
 	          portal_privacy_name(mode), mode_text(mode));
-	sb_puts(&b, "<section><h2>How to join</h2>\n");
+	page_puts(&b, "<section><h2>How to join</h2>\n");
 	if (mode == PORTAL_OPEN)
-		sb_printf(&b, "<p>Anyone can join: create an invite and open it on the device "
+		page_printf(&b, "<p>Anyone can join: create an invite and open it on the device "
 		          "with your SSB app (Manyverse, Patchwork …).</p>\n"
 		          "<form method=\"post\" action=\"%s/create-invite\"><button type=\"submit\">"
 		          "Create an invite</button></form>\n", w->base_path);
 	else
-		sb_puts(&b, "<p>Ask a member of this room for an invite link and open it on the "
+		page_puts(&b, "<p>Ask a member of this room for an invite link and open it on the "
 		        "device with your SSB app (Manyverse, Patchwork …). The app joins with one "
 		        "tap.</p>\n");
-	sb_puts(&b, "<p>Room address, for apps that ask for one:</p><p><code id=\"room-address\">");
-	sb_html(&b, w->msaddr, false);
-	sb_puts(&b, "</code></p></section>\n");
+	page_puts(&b, "<p>Room address, for apps that ask for one:</p><p><code id=\"room-address\">");
+	page_html(&b, w->msaddr, false);
+	page_puts(&b, "</code></p></section>\n");
 	notice(w, &b, "notice.news", "News");
 	notice(w, &b, "notice.code-of-conduct", "Code of conduct");
 	notice(w, &b, "notice.privacy-policy", "Privacy policy");
-	page_end(&b);
-	return reply_sb(r, 200, &b);
+	web_page_end(w, &b);
+	return page_reply(r, 200, &b);
 }
 
 static enum MHD_Result on_style(struct http_req *r)
@@ -633,7 +447,7 @@ static enum MHD_Result on_join(struct http_req *r)
 	char uri[sizeof(enc_tok) + sizeof(enc_post) + 128];
 	const char *bad = NULL;
 	int rc;
-	struct sb b = { 0 };
+	struct page b = { 0 };
 
 	snprintf(post_to, sizeof(post_to), "%s/invite/consume", w->public_url);
 	if (token == NULL || token[0] == '\0')
@@ -646,29 +460,29 @@ static enum MHD_Result on_join(struct http_req *r)
 		log_warn("web: /join: store: %s", store_errmsg(w->cfg.store));
 	if (want_json(r)) {
 		if (bad != NULL)
-			return reply_json(r, rc == -EIO ? 500 : 200,
+			return page_json(r, rc == -EIO ? 500 : 200,
 			                  json_pack("{s:s,s:s}", "status", "failed", "error", bad));
-		return reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "status", "successful",
+		return page_json(r, 200, json_pack("{s:s,s:s,s:s}", "status", "successful",
 		                                    "invite", token, "postTo", post_to));
 	}
 	if (bad != NULL)
-		return error_page(w, r, rc == -EIO ? 500 : rc == -EINVAL ? 400 : 404,
+		return web_error_page(w, r, rc == -EIO ? 500 : rc == -EINVAL ? 400 : 404,
 		                  "This invite cannot be used", bad);
 	web_urlenc(token, enc_tok, sizeof(enc_tok));
 	web_urlenc(post_to, enc_post, sizeof(enc_post));
 	snprintf(uri, sizeof(uri), "ssb:experimental?action=claim-http-invite&invite=%s&postTo=%s",
 	         enc_tok, enc_post);
-	page_begin(w, &b, "Join");
-	sb_puts(&b, "<h1>You are invited</h1>\n<p>Open this invite with your SSB app "
+	web_page_begin(w, &b, "Join");
+	page_puts(&b, "<h1>You are invited</h1>\n<p>Open this invite with your SSB app "
 	        "(Manyverse, Patchwork …) to become a member of this room.</p>\n"
 	        "<p><a id=\"claim-invite-uri\" class=\"button\" href=\"");
-	sb_ssb_href(&b, r, uri);
-	sb_puts(&b, "\">Join with my SSB app</a></p>\n<p>On another device? Scan this code with "
+	put_ssb_href(&b, r, uri);
+	page_puts(&b, "\">Join with my SSB app</a></p>\n<p>On another device? Scan this code with "
 	        "it:</p>\n");
-	sb_qr(&b, uri);
-	sb_puts(&b, "<p>The invite works once. Keep it to yourself until you have used it.</p>\n");
-	page_end(&b);
-	return reply_sb(r, 200, &b);
+	page_qr(&b, uri);
+	page_puts(&b, "<p>The invite works once. Keep it to yourself until you have used it.</p>\n");
+	web_page_end(w, &b);
+	return page_reply(r, 200, &b);
 }
 
 /* "application/json" exactly, or with "; charset=utf-8" (go-ssb-room
@@ -694,8 +508,8 @@ static enum MHD_Result consume_reply(struct web *w, struct http_req *r, bool jso
                                      const char *error)
 {
 	if (json)
-		return reply_json(r, status, json_pack("{s:s,s:s}", "status", "error", "error", error));
-	return error_page(w, r, status, "The invite was not accepted", error);
+		return page_json(r, status, json_pack("{s:s,s:s}", "status", "error", "error", error));
+	return web_error_page(w, r, status, "The invite was not accepted", error);
 }
 
 static enum MHD_Result on_consume(struct http_req *r)
@@ -719,7 +533,7 @@ static enum MHD_Result on_consume(struct http_req *r)
 
 		return http_reply(r, 400, "text/plain; charset=utf-8", msg, (size_t)n);
 	}
-	if (!rate_ok(w, r->peer)) {
+	if (!rate_take(&w->rate, uv_now(w->cfg.loop), r->peer)) {
 		struct MHD_Response *resp;
 		const char *msg = json ? "{\"status\":\"error\",\"error\":\"too many invite claims from "
 		                         "this address: try again in a few seconds\"}"
@@ -757,18 +571,18 @@ static enum MHD_Result on_consume(struct http_req *r)
 	log_info("web: invite consumed: %s is a member", id);
 	portal_membership_changed(w->cfg.portal, req.key);
 	if (json)
-		return reply_json(r, 200, json_pack("{s:s,s:s}", "status", "successful",
+		return page_json(r, 200, json_pack("{s:s,s:s}", "status", "successful",
 		                                    "multiserverAddress", w->msaddr));
 	{
-		struct sb b = { 0 };
+		struct page b = { 0 };
 
-		page_begin(w, &b, "Welcome");
-		sb_puts(&b, "<h1>Welcome</h1>\n<p>You are now a member of this room. Connect your SSB "
+		web_page_begin(w, &b, "Welcome");
+		page_puts(&b, "<h1>Welcome</h1>\n<p>You are now a member of this room. Connect your SSB "
 		        "app to:</p>\n<p><code id=\"room-address\">");
-		sb_html(&b, w->msaddr, false);
-		sb_puts(&b, "</code></p>\n");
-		page_end(&b);
-		return reply_sb(r, 200, &b);
+		page_html(&b, w->msaddr, false);
+		page_puts(&b, "</code></p>\n");
+		web_page_end(w, &b);
+		return page_reply(r, 200, &b);
 	}
 }
 
@@ -789,7 +603,7 @@ static enum MHD_Result on_create_invite(struct http_req *r)
 	uint8_t raw[WEB_TOKEN_RAW], hash[STORE_HASH_LEN];
 	char token[WEB_TOKEN_LEN + 1], url[WEB_URL_MAX + 128], msg[160];
 	int64_t admin = 0, now = (int64_t)time(NULL);
-	struct sb b = { 0 };
+	struct page b = { 0 };
 	int rc;
 
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0)
@@ -797,22 +611,22 @@ static enum MHD_Result on_create_invite(struct http_req *r)
 	if (mode != PORTAL_OPEN) {
 		snprintf(msg, sizeof(msg), "roomdb: privacy mode not set to open but %s", mode_go_name(mode));
 		if (json)
-			return reply_json(r, 403, json_pack("{s:s,s:s}", "status", "failed", "error", msg));
-		return error_page(w, r, 403, "Invites are made by members",
+			return page_json(r, 403, json_pack("{s:s,s:s}", "status", "failed", "error", msg));
+		return web_error_page(w, r, 403, "Invites are made by members",
 		                  "This room is not open: ask a member of the room for an invite.");
 	}
-	if (!rate_ok(w, r->peer))
-		return json ? reply_json(r, 429, json_pack("{s:s,s:s}", "status", "failed", "error",
+	if (!rate_take(&w->rate, uv_now(w->cfg.loop), r->peer))
+		return json ? page_json(r, 429, json_pack("{s:s,s:s}", "status", "failed", "error",
 		                                         "too many invites from this address: try again later"))
-		            : error_page(w, r, 429, "Slow down", "Too many invites from this address: try again later.");
+		            : web_error_page(w, r, 429, "Slow down", "Too many invites from this address: try again later.");
 	rc = store_member_list(w->cfg.store, first_admin, &admin);
 	if (rc < 0 || admin == 0) {
 		const char *e = rc < 0 ? "the room database failed" : "roomdb: no admin user available to associate invite to";
 
 		if (rc < 0)
 			log_warn("web: /create-invite: %s", store_errmsg(w->cfg.store));
-		return json ? reply_json(r, 503, json_pack("{s:s,s:s}", "status", "failed", "error", e))
-		            : error_page(w, r, 503, "No invite", e);
+		return json ? page_json(r, 503, json_pack("{s:s,s:s}", "status", "failed", "error", e))
+		            : web_error_page(w, r, 503, "No invite", e);
 	}
 	randombytes_buf(raw, sizeof(raw));
 	web_token_make(raw, token, hash);
@@ -820,32 +634,32 @@ static enum MHD_Result on_create_invite(struct http_req *r)
 	rc = store_invite_create(w->cfg.store, hash, admin, now, now + w->cfg.invite_ttl_s, NULL);
 	if (rc != 0) {
 		log_warn("web: /create-invite: %s", store_errmsg(w->cfg.store));
-		return json ? reply_json(r, 500, json_pack("{s:s,s:s}", "status", "failed", "error",
+		return json ? page_json(r, 500, json_pack("{s:s,s:s}", "status", "failed", "error",
 		                                         "the room database failed"))
-		            : error_page(w, r, 500, "No invite", "the room database failed");
+		            : web_error_page(w, r, 500, "No invite", "the room database failed");
 	}
 	snprintf(url, sizeof(url), "%s/join?token=%s", w->public_url, token);
 	log_info("web: open-mode invite created for %s", r->peer);
 	if (json)
-		return reply_json(r, 200, json_pack("{s:s}", "url", url));
-	page_begin(w, &b, "Invite");
-	sb_puts(&b, "<h1>Your invite</h1>\n<p>Open this link on the device with your SSB app, "
+		return page_json(r, 200, json_pack("{s:s}", "url", url));
+	web_page_begin(w, &b, "Invite");
+	page_puts(&b, "<h1>Your invite</h1>\n<p>Open this link on the device with your SSB app, "
 	        "or share it with one person: it works once.</p>\n<p><a id=\"invite-url\" href=\"");
-	sb_html(&b, url, false);
-	sb_puts(&b, "\"><code>");
-	sb_html(&b, url, false);
-	sb_puts(&b, "</code></a></p>\n");
-	sb_qr(&b, url);
-	page_end(&b);
-	return reply_sb(r, 200, &b);
+	page_html(&b, url, false);
+	page_puts(&b, "\"><code>");
+	page_html(&b, url, false);
+	page_puts(&b, "</code></a></p>\n");
+	page_qr(&b, url);
+	web_page_end(w, &b);
+	return page_reply(r, 200, &b);
 }
 
 static enum MHD_Result alias_error(struct web *w, struct http_req *r, unsigned status,
                                    const char *text)
 {
 	if (want_json(r))
-		return reply_json(r, 200, json_pack("{s:s,s:s}", "status", "error", "error", text));
-	return error_page(w, r, status, "No such alias here", text);
+		return page_json(r, 200, json_pack("{s:s,s:s}", "status", "error", "error", text));
+	return web_error_page(w, r, status, "No such alias here", text);
 }
 
 static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char *name)
@@ -855,7 +669,7 @@ static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char 
 	char e_alias[STORE_ALIAS_MAX * 3 + 1], e_ms[WEB_URL_MAX * 3], e_room[KEYS_ID_LEN * 3 + 1],
 	     e_sig[300], e_user[KEYS_ID_LEN * 3 + 1];
 	char uri[sizeof(e_alias) + sizeof(e_ms) + sizeof(e_room) + sizeof(e_sig) + sizeof(e_user) + 128];
-	struct sb b = { 0 };
+	struct page b = { 0 };
 	int rc;
 
 	if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "HEAD") != 0)
@@ -879,7 +693,7 @@ static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char 
 	keys_id_format(user, a.owner);
 	sodium_bin2base64(sig_std, sizeof(sig_std), a.sig, sizeof(a.sig), sodium_base64_VARIANT_ORIGINAL);
 	if (want_json(r))
-		return reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "status", "successful",
+		return page_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "status", "successful",
 		                                    "multiserverAddress", w->msaddr, "roomId", w->room_id,
 		                                    "userId", user, "alias", a.name, "signature", sig_std));
 	sodium_bin2base64(sig_url, sizeof(sig_url), a.sig, sizeof(a.sig), sodium_base64_VARIANT_URLSAFE);
@@ -891,18 +705,18 @@ static enum MHD_Result alias_page(struct web *w, struct http_req *r, const char 
 	/* keys sorted, as go-ssb-room emits them */
 	snprintf(uri, sizeof(uri), "ssb:experimental?action=consume-alias&alias=%s&multiserverAddress=%s"
 	         "&roomId=%s&signature=%s&userId=%s", e_alias, e_ms, e_room, e_sig, e_user);
-	page_begin(w, &b, a.name);
-	sb_puts(&b, "<h1>");
-	sb_html(&b, a.name, false);
-	sb_puts(&b, "</h1>\n<p>This is the alias of <code id=\"alias-user\">");
-	sb_html(&b, user, false);
-	sb_puts(&b, "</code> in this room. Open it with your SSB app to connect to them.</p>\n"
+	web_page_begin(w, &b, a.name);
+	page_puts(&b, "<h1>");
+	page_html(&b, a.name, false);
+	page_puts(&b, "</h1>\n<p>This is the alias of <code id=\"alias-user\">");
+	page_html(&b, user, false);
+	page_puts(&b, "</code> in this room. Open it with your SSB app to connect to them.</p>\n"
 	        "<p><a id=\"alias-uri\" class=\"button\" href=\"");
-	sb_ssb_href(&b, r, uri);
-	sb_puts(&b, "\">Connect with my SSB app</a></p>\n");
-	sb_qr(&b, uri);
-	page_end(&b);
-	return reply_sb(r, 200, &b);
+	put_ssb_href(&b, r, uri);
+	page_puts(&b, "\">Connect with my SSB app</a></p>\n");
+	page_qr(&b, uri);
+	web_page_end(w, &b);
+	return page_reply(r, 200, &b);
 }
 
 static enum MHD_Result on_alias(struct http_req *r)
@@ -937,6 +751,7 @@ int web_start(const struct web_cfg *cfg, struct web **out, char *err, size_t err
 		w->cfg.consume_burst = 20;
 	if (w->cfg.consume_per_s == 0)
 		w->cfg.consume_per_s = 2;
+	rate_init(&w->rate, w->cfg.consume_burst, w->cfg.consume_per_s);
 	if (web_public_url_parse(cfg->public_url, w->public_url, sizeof(w->public_url), w->domain,
 	                         sizeof(w->domain), err, errlen) != 0) {
 		free(w);

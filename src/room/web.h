@@ -32,6 +32,7 @@
 
 #include "http.h"
 #include "keys.h"
+#include "page.h"
 #include "store.h"
 
 struct web;
@@ -58,6 +59,17 @@ struct web_cfg {
 /* Registers the routes. -errno with a reason on failure. */
 int web_start(const struct web_cfg *cfg, struct web **out, char *err, size_t errlen);
 void web_free(struct web *w);
+
+/* ---- the page frame, for every module that serves room pages -------- */
+
+/* The head of a room page (title " · " room name, the stylesheet, the
+ * header linking home) and its end. title may be NULL (the room name
+ * alone). */
+void web_page_begin(struct web *w, struct page *b, const char *title);
+void web_page_end(struct web *w, struct page *b);
+/* A whole error page: title as heading, text as the reason. */
+enum MHD_Result web_error_page(struct web *w, struct http_req *r, unsigned status,
+                               const char *title, const char *text);
 
 /* ---- pure helpers (also for the fuzzer, the CLI and tests) ------------ */
 

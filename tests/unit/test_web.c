@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "http.h"
+#include "rate.h"
 #include "web.h"
 
 struct pairs { char buf[1024]; size_t n; };
@@ -132,6 +133,45 @@ static void test_public_url(void **state)
 	assert_int_equal(web_public_url_parse("https://[::1", out, sizeof(out), host, sizeof(host), err, sizeof(err)), -EINVAL);
 }
 
+/* Burst at once, then per_s a second; addresses are independent; a
+ * full table hands out slots without growing. */
+static void test_rate(void **state)
+{
+	static struct rate rt;
+	char peer[32];
+
+	(void)state;
+	rate_init(&rt, 3, 2.0);
+	for (int i = 0; i < 3; i++)
+		assert_true(rate_take(&rt, 1000, "10.0.0.1"));
+	assert_false(rate_take(&rt, 1000, "10.0.0.1"));
+	assert_true(rate_take(&rt, 1000, "10.0.0.2"));
+	assert_false(rate_take(&rt, 1400, "10.0.0.1"));   /* 0.8 of a token */
+	assert_true(rate_take(&rt, 1500, "10.0.0.1"));    /* 1.0 */
+	assert_false(rate_take(&rt, 1500, "10.0.0.1"));
+	assert_true(rate_take(&rt, 60000, "10.0.0.1"));   /* refilled, capped at burst */
+	assert_true(rate_take(&rt, 60000, "10.0.0.1"));
+	assert_true(rate_take(&rt, 60000, "10.0.0.1"));
+	assert_false(rate_take(&rt, 60000, "10.0.0.1"));
+	for (int i = 0; i < 5 * RATE_SLOTS; i++) {
+		snprintf(peer, sizeof(peer), "192.0.2.%d/%d", i % 250, i);
+		assert_true(rate_take(&rt, 70000 + (uint64_t)i, peer));
+	}
+}
+
+static void test_page(void **state)
+{
+	struct page b = { 0 };
+
+	(void)state;
+	page_puts(&b, "<p>");
+	page_html(&b, "a<b & \"c\" 'd'\ne", true);
+	page_printf(&b, "%d", 42);
+	assert_string_equal(b.p, "<p>a&lt;b &amp; &quot;c&quot; &#39;d&#39;<br>\ne42");
+	page_free(&b);
+	assert_null(b.p);
+}
+
 static void test_urlenc(void **state)
 {
 	char out[64];
@@ -148,6 +188,7 @@ int main(void)
 		cmocka_unit_test(test_form), cmocka_unit_test(test_media_type),
 		cmocka_unit_test(test_token), cmocka_unit_test(test_consume),
 		cmocka_unit_test(test_public_url), cmocka_unit_test(test_urlenc),
+		cmocka_unit_test(test_rate), cmocka_unit_test(test_page),
 	};
 
 	if (sodium_init() < 0)
