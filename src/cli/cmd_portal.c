@@ -813,7 +813,8 @@ int cmd_portal(int argc, char **argv)
 		db = run.cur.db, db_what = "db";
 	if (db == NULL && cli_default_db(db_def, sizeof(db_def)) == 0 && access(db_def, F_OK) == 0)
 		db = db_def, db_what = db_def;
-	if (db != NULL && store_open(db, &store, dberr, sizeof(dberr)) != 0) {
+	if (db != NULL && (store_open(db, &store, dberr, sizeof(dberr)) != 0 ||
+	                   store_lock(store, db, dberr, sizeof(dberr)) != 0)) {
 		fprintf(stderr, "fairway portal: %s: %s\n", db_what, dberr);
 		rc = EXIT_USAGE;
 		goto out;

@@ -390,7 +390,9 @@ static int room_import(struct opts *o)
 	}
 	if (o->db == NULL && cli_default_db(db_def, sizeof db_def) == 0)
 		o->db = db_def;
-	if (o->db == NULL || store_open(o->db, &st, err, sizeof err) != 0) {
+	if (o->db == NULL || store_open(o->db, &st, err, sizeof err) != 0 ||
+	    store_lock(st, o->db, err, sizeof err) != 0) {
+		store_close(st);
 		fprintf(stderr, "fairway room import: %s\n", o->db ? err : "no database path");
 		return EXIT_RUNTIME;
 	}
@@ -455,7 +457,8 @@ static int run(int argc, char **argv)
 			json_decref(req);
 			return EXIT_RUNTIME;
 		}
-		if (store_open(db, &st, err, sizeof(err)) != 0) {
+		if (store_open(db, &st, err, sizeof(err)) != 0 || store_lock(st, db, err, sizeof(err)) != 0) {
+			store_close(st);
 			fprintf(stderr, "fairway %s: %s\n", o.cmd, err);
 			json_decref(req);
 			return EXIT_RUNTIME;

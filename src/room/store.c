@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,6 +142,7 @@ struct store {
 	enum store_mode mode;
 	int version;
 	struct store_stats stats;
+	int fd;          /* the file, kept open for store_lock (after sqlite3_close) */
 };
 
 /* ---- small pure helpers ------------------------------------------------ */
@@ -737,6 +739,7 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
+	st->fd = -1;
 	if (sodium_init() < 0) {
 		free(st);
 		snprintf(err, errlen, "libsodium failed to initialise");
@@ -750,7 +753,10 @@ int store_open(const char *path, struct store **out, char *err, size_t errlen)
 		free(st);
 		return e == ENOENT ? -ENOENT : -EACCES;
 	}
-	close(fd);
+	/* Kept open until store_close, which closes it after SQLite's own
+	 * descriptors: closing any descriptor of the file earlier would drop
+	 * SQLite's POSIX locks on it. */
+	st->fd = fd;
 	const char *what = "open";
 	int rc = sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX, NULL);
 	int r = 0;
@@ -826,8 +832,23 @@ void store_close(struct store *st)
 	for (int i = 0; i < S__N; i++)
 		sqlite3_finalize(st->stmt[i]);
 	sqlite3_close(st->db);
+	if (st->fd >= 0)
+		close(st->fd);
 	free(st->tab);
 	free(st);
+}
+
+int store_lock(struct store *st, const char *path, char *err, size_t errlen)
+{
+	if (flock(st->fd, LOCK_EX | LOCK_NB) == 0)
+		return 0;
+	if (errno == EWOULDBLOCK) {
+		snprintf(err, errlen, "%s: in use by another process (a running fairway portal?): "
+		         "one portal per database, and changes go through its control socket", path);
+		return -EBUSY;
+	}
+	snprintf(err, errlen, "%s: cannot lock: %s", path, strerror(errno));
+	return -errno;
 }
 
 const char *store_errmsg(const struct store *st) { return st->errmsg; }

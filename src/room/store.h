@@ -76,6 +76,13 @@ bool store_alias_valid(const char *name, size_t len);
  * The membership index (store_check) is loaded here. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);                        /* NULL ok */
+/* Claims the file for this process alone (flock, held until store_close).
+ * The portal keeps members and denied keys in memory: a second portal, or
+ * the CLI writing past a running one, would leave its index wrong (a
+ * removed member still let in). The portal and the CLI's --db path take
+ * it; a reader that only looks (the tests' fixture) need not. -EBUSY with
+ * a reason naming path in err when another process holds it. */
+int store_lock(struct store *st, const char *path, char *err, size_t errlen);
 const char *store_errmsg(const struct store *st);
 int store_schema_version(const struct store *st);          /* PRAGMA user_version */
 

@@ -90,8 +90,26 @@ out=$("$B" invite create --secret "$r/a" 2>"$r/inv.err")
 [[ $(head -1 <<<"$out") == /join?token=* && $(cat "$r/inv.err") == *"no public URL known"* ]] && ok "invite create without a public URL: a relative link and a warning" || not_ok "invite without public url" "$out"
 expect 1 "is a member already" "a refusal through the portal: exit 1" "$B" member add "$A" --secret "$r/a"
 expect 2 "not a feed id" "a usage error through the portal: exit 2" "$B" deny add nobody --secret "$r/a"
+# one portal per database: its members are indexed in memory, so neither a
+# second portal nor the CLI going around the control socket may write it
+expect 2 "in use by another process" "a second portal on the same database: exit 2" \
+	timeout 10 "$B" portal --secret "$r/m" --listen 127.0.0.1:0 --db "$db" --ctl none
+expect 1 "in use by another process" "member add --db past the running portal: exit 1" \
+	"$B" member add "$X" --db "$db" "${nothere[@]}"
+out=$("$B" member list --json --secret "$r/a"); [[ $out != *"$X"* ]] && ok "the refused direct write wrote nothing" || not_ok "direct write went past the portal" "$out"
 kill "$ppid" 2>/dev/null; wait "$ppid" 2>/dev/null
 expect 0 "^@[A-Za-z0-9+/]{43}=\.ed25519  " "after the portal stopped: the same database directly" "$B" deny list --secret "$r/a" --db "$db"
+# a database fairway cannot use: a clear start-up error, exit 2
+head -c 8192 /dev/urandom >"$r/junk.db"
+expect 2 "junk.db: cannot read the database: not a database or corrupt" "portal --db on a corrupt file: exit 2, says so" \
+	timeout 10 "$B" portal --secret "$r/m" --listen 127.0.0.1:0 --db "$r/junk.db" --ctl none
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null; then
+	# root writes through file modes: a read-only mount, in a mount namespace of its own
+	mkdir -p "$r/ro"; cp "$db" "$r/ro/room.db"
+	expect 2 "Read-only file system" "portal --db on a read-only file system: exit 2, says why" \
+		unshare -m sh -c 'mount --bind "$1" "$1" && mount -o remount,ro,bind "$1" && exec timeout 10 "$2" portal --secret "$3" --listen 127.0.0.1:0 --db "$1/room.db" --ctl none' \
+		sh "$r/ro" "$B" "$r/m"
+fi
 # a portal without a database says so
 "$B" portal --secret "$r/m" --listen 127.0.0.1:0 --ctl "$r/p2.sock" >"$r/p2.out" 2>"$r/p2.err" &
 ppid=$!
