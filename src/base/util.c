@@ -82,3 +82,11 @@ double util_ms_of_ns(uint64_t ns)
 {
 	return (double)((ns + 500) / 1000) / 1000.0;
 }
+
+unsigned util_backoff_next(unsigned *cur_ms, unsigned min_ms, unsigned max_ms, uint32_t rnd)
+{
+	*cur_ms = *cur_ms == 0 ? min_ms : *cur_ms > max_ms / 2 ? max_ms : *cur_ms * 2;
+	if (*cur_ms > max_ms)
+		*cur_ms = max_ms;
+	return *cur_ms * 3 / 4 + rnd % (*cur_ms / 2 + 1);
+}

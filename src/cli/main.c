@@ -27,8 +27,11 @@ static const struct command commands[] = {
 	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its ws:// address and http:// URL)" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
-	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose]",
+	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose] [--once]",
 	  "reach a host through its portal; -L forwards a local port to a service it exposes;\n"
+	  "           the -L ports stay open when the host or portal goes away: the next local\n"
+	  "           connection re-opens the tunnel (backoff while the portal is away);\n"
+	  "           --once: exit when the tunnel ends instead (for scripts);\n"
 	  "           --verbose prints the portal's fairway.share of its link when it changes" },
 	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
 	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
