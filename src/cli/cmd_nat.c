@@ -433,7 +433,7 @@ int cmd_nat(int argc, char **argv)
 		goto out;
 	}
 	rc = nat_apply(&p, &r, &env);
-	if (rc == -EEXIST || rc == -ENODEV)
+	if (rc == -EEXIST || rc == -ENODEV || rc == -EOPNOTSUPP)
 		ret = EXIT_USAGE;
 	else if (rc != 0)
 		ret = EXIT_RUNTIME;

@@ -1609,6 +1609,61 @@ static int ipt_drop_chain(const char *cmd, const char *table, const char *hook, 
 
 static void proc_ipv6_forwarding(const struct policy *p);
 
+/* Whether this kernel has qdisc kind: `tc qdisc add dev lo root KIND` in a
+ * network namespace of its own (unshare -n), so nothing here is touched.
+ * 1 yes, 0 no ("Specified qdisc kind is unknown"), -1 cannot tell (no
+ * unshare, or no right to make a namespace): then tc's own error stands. */
+static int qdisc_known(const struct policy *p, const char *kind)
+{
+	const char *a[] = { "unshare", "-n", p->nat.tc[0] ? p->nat.tc : "tc", "qdisc", "add", "dev", "lo",
+	                    "root", kind, NULL };
+	struct nat_buf err = { 0 };
+	int rc = run(a, NULL, NULL, &err), known;
+
+	known = rc == 0 ? 1 : err.s != NULL && strstr(err.s, "qdisc kind is unknown") != NULL ? 0 : -1;
+	nat_buf_free(&err);
+	return known;
+}
+
+/* The qdiscs each --leaf needs under HTB. */
+static const char *const leaf_kinds[4][3] = {
+	[POLICY_LEAF_FQ_CODEL] = { "fq_codel" },
+	[POLICY_LEAF_CAKE] = { "cake" },
+	[POLICY_LEAF_SFQ] = { "prio", "sfq" },
+	[POLICY_LEAF_PFIFO] = { "pfifo" },
+};
+
+/* Before anything is applied: the tree's qdiscs exist on this kernel, or
+ * an error naming the missing one and the --leaf values that work here. */
+static int check_leaf(const struct policy *p)
+{
+	const char *missing = NULL;
+	char works[64] = "";
+
+	if (qdisc_known(p, "htb") == 0) {
+		log_err("this kernel has no htb qdisc (sch_htb): fairway nat cannot shape here; nothing changed");
+		return -EOPNOTSUPP;
+	}
+	for (unsigned i = 0; i < 3 && leaf_kinds[p->nat.leaf][i] != NULL && missing == NULL; i++)
+		if (qdisc_known(p, leaf_kinds[p->nat.leaf][i]) == 0)
+			missing = leaf_kinds[p->nat.leaf][i];
+	if (missing == NULL)
+		return 0;
+	for (unsigned l = 0; l < 4; l++) {
+		bool ok = true;
+
+		for (unsigned i = 0; i < 3 && leaf_kinds[l][i] != NULL && ok; i++)
+			ok = qdisc_known(p, leaf_kinds[l][i]) != 0;
+		if (ok)
+			snprintf(works + strlen(works), sizeof(works) - strlen(works), "%s%s",
+			         works[0] ? ", " : "", policy_leaf_name((enum policy_leaf)l));
+	}
+	log_err("leaf %s needs the %s qdisc, which this kernel does not have (tc: Specified qdisc kind "
+	        "is unknown); nothing changed. --leaf values that work here: %s",
+	        policy_leaf_name(p->nat.leaf), missing, works[0] ? works : "none");
+	return -EOPNOTSUPP;
+}
+
 int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_env *env)
 {
 	struct dev_step steps[2 + POLICY_MORE_UPLINKS];
@@ -1638,6 +1693,8 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 	if (p->nat.features & POLICY_F_QOS_DOWN)
 		steps[n++] = (struct dev_step){ .dev = p->nat.dev_lan, .dir = DIR_DOWN, .rates = r };
 	/* 1. look before touching anything */
+	if (n > 0 && (rc = check_leaf(p)) != 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		steps[i].before = root_kind(p, steps[i].dev, what, sizeof(what));
 		if (steps[i].before == ROOT_NODEV) {
