@@ -1916,13 +1916,16 @@ static void proc_ipv6_forwarding(const struct policy *p)
 /* Runs (or prints) one stop command; returns its status. */
 static int stop_cmd(const char *const argv[], bool dry_run, FILE *out)
 {
-	if (dry_run) {
+	int rc = dry_run ? 0 : run(argv, NULL, NULL, NULL);
+
+	/* a dry run prints what it would run; a real one what it removed */
+	if (rc == 0) {
+		fputs(dry_run ? "" : "removed: ", out);
 		for (int i = 0; argv[i]; i++)
 			fprintf(out, "%s%s", i ? " " : "", argv[i]);
 		fputc('\n', out);
-		return 0;
 	}
-	return run(argv, NULL, NULL, NULL);
+	return rc;
 }
 
 int nat_stop(const struct policy *p, bool dry_run, FILE *out)
