@@ -40,7 +40,7 @@ static const struct command commands[] = {
 	  "           --prometheus: metrics in Prometheus text format, --dot: the class tree for Graphviz" },
 	{ "stop", cmd_stop, "[--ctl PATH | --secret FILE]", "stop a running portal" },
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
-	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--prometheus|--dot] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
+	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--prometheus|--dot|--json] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
 	  "the router plane: Fair NAT rebuilt (reads fairnat.config as it is)" },
 	{ "check", cmd_check, "[-c] FILE",
 	  "validate a policy (both planes) and print the rates it gives; touches nothing" },
