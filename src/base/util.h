@@ -23,4 +23,23 @@ int util_tcp_segs_out(int fd, uint32_t *out);
  * text writers: Prometheus and Graphviz refuse invalid UTF-8. */
 size_t util_utf8_len(const char *s);
 
+/* Reconnect backoff: exponential, doubling from min_ms to max_ms, with
+ * ±25 % jitter so peers that lost the same server do not all come back in
+ * the same millisecond. *cur_ms is the state (0: nothing failed yet; set
+ * it to 0 again on success); rnd is a random 32-bit number (randomness
+ * passed in). Returns the delay before the next attempt. Pure. */
+unsigned util_backoff_next(unsigned *cur_ms, unsigned min_ms, unsigned max_ms, uint32_t rnd);
+
+/* Nanoseconds as milliseconds rounded to the microsecond (0.512, not
+ * 0.511999…): what reports and JSON carry. Pure. */
+double util_ms_of_ns(uint64_t ns);
+
+/* A duration for people: "42s", "5m07s", "3h02m", "12d 4h". Returns buf
+ * (16 bytes are enough). */
+const char *util_duration_str(uint64_t seconds, char *buf, size_t len);
+
+/* Seconds since the epoch as UTC ISO 8601, "2026-12-07T16:05:00Z"
+ * (21 bytes). Returns buf. */
+const char *util_utc_str(int64_t t, char *buf, size_t len);
+
 #endif

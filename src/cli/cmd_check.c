@@ -44,12 +44,18 @@ static void print_plane(const struct policy *p, enum policy_plane plane)
 		       r.line_down ? policy_rate_str(r.line_down, b, sizeof(b)) : "unpaced");
 	else
 		printf("  link: unpaced (no rate-up/rate-down)\n");
-	for (size_t i = 0; i < r.n && i < p->n_users; i++)
-		printf("  user %-16s up %s ceil %s, down %s ceil %s\n", p->users[i].name,
-		       policy_rate_str(r.u[i].rate_up, a, sizeof(a)),
-		       policy_rate_str(r.u[i].ceil_up, b, sizeof(b)),
-		       policy_rate_str(r.u[i].rate_down, c, sizeof(c)),
-		       policy_rate_str(r.u[i].ceil_down, d, sizeof(d)));
+	/* a direction without a line rate is not paced: its numbers are weights */
+	for (size_t i = 0; i < r.n && i < p->n_users; i++) {
+		char up[80] = "unpaced", down[80] = "unpaced";
+
+		if (r.line_up != 0)
+			snprintf(up, sizeof(up), "%s ceil %s", policy_rate_str(r.u[i].rate_up, a, sizeof(a)),
+			         policy_rate_str(r.u[i].ceil_up, b, sizeof(b)));
+		if (r.line_down != 0)
+			snprintf(down, sizeof(down), "%s ceil %s", policy_rate_str(r.u[i].rate_down, c, sizeof(c)),
+			         policy_rate_str(r.u[i].ceil_down, d, sizeof(d)));
+		printf("  user %-16s up %s, down %s\n", p->users[i].name, up, down);
+	}
 	if (plane == POLICY_PLANE_PORTAL && p->portal.guest && r.line_up != 0)
 		printf("  guests (peers in no user): up %s ceil %s\n",
 		       policy_rate_str(r.guest_up, a, sizeof(a)),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <uv.h>
 
 #include "addr.h"
@@ -17,9 +18,22 @@
 #include "cmd.h"
 #include "conn.h"
 #include "fwd.h"
+#include "host.h"
 #include "log.h"
 #include "rpc.h"
 #include "share.h"
+#include "util.h"
+
+/* connect's tunnel, once it has opened (not with --once):
+ *
+ *   READY --tunnel ends--> IDLE --local connection--> DIALING --ready--> READY
+ *                                                      |  ^
+ *                                              fails   v  | timer, a connection waiting
+ *                                                    BACKOFF (timer, no one waiting: IDLE)
+ *
+ * The -L listeners stay open throughout; connections that come while the
+ * tunnel is not READY wait for it (fwd_listener_wait). */
+enum tunnel_state { TS_FIRST, TS_READY, TS_IDLE, TS_DIALING, TS_BACKOFF };
 
 struct session_run {
 	uv_loop_t *loop;
@@ -44,7 +58,14 @@ struct session_run {
 	uv_signal_t sigint, sigterm;
 	struct fwd_listener *listeners[16];
 	size_t nlisteners;
+	/* connect: keep the listeners and re-open (not --once) */
+	bool keep;
+	enum tunnel_state ts;
+	unsigned backoff_ms;
+	uv_timer_t retry;
 };
+
+static const char *const tunnel_state_names[] = { "opening", "open", "idle", "re-opening", "backing off" };
 
 static void stop_run(struct session_run *r, int status)
 {
@@ -54,6 +75,7 @@ static void stop_run(struct session_run *r, int status)
 	if (status != 0)
 		r->status = status;
 	uv_close((uv_handle_t *)&r->tick, NULL);
+	uv_close((uv_handle_t *)&r->retry, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	/* No session, nothing to forward to: stop accepting. */
@@ -66,25 +88,86 @@ static void stop_run(struct session_run *r, int status)
 		conn_close(r->handle, "stopped");
 }
 
+static void watch_share(struct session_run *r);
+
+static void set_state(struct session_run *r, enum tunnel_state ts, const char *why)
+{
+	if (r->ts != TS_FIRST || ts != TS_READY)
+		log_info("tunnel: %s -> %s%s%s", tunnel_state_names[r->ts], tunnel_state_names[ts],
+		         why != NULL ? ": " : "", why != NULL ? why : "");
+	r->ts = ts;
+}
+
 static void on_ready(struct conn *c, void *ud)
 {
 	struct session_run *r = ud;
+	bool first = r->ts == TS_FIRST;
 
 	r->session = c;
-	r->ready(r);
+	r->backoff_ms = 0;
+	set_state(r, TS_READY, NULL);
+	if (first) {
+		r->ready(r);
+		return;
+	}
+	for (size_t i = 0; i < r->nlisteners; i++)
+		fwd_listener_flush(r->listeners[i], NULL);
+	watch_share(r);
+}
+
+static int redial(struct session_run *r);
+
+static void retry_cb(uv_timer_t *t)
+{
+	struct session_run *r = t->data;
+	size_t waiting = 0;
+
+	for (size_t i = 0; i < r->nlisteners; i++)
+		waiting += fwd_listener_waiting(r->listeners[i]);
+	if (waiting > 0)
+		(void)redial(r);
+	else
+		set_state(r, TS_IDLE, "nobody waiting; the next local connection re-opens it");
+}
+
+/* A re-open failed: refuse who waited, try again after the backoff. */
+static void redial_failed(struct session_run *r, const char *reason)
+{
+	unsigned delay = util_backoff_next(&r->backoff_ms, HOST_BACKOFF_MIN_MS, HOST_BACKOFF_MAX_MS,
+	                                   randombytes_random());
+	char why[300];
+
+	snprintf(why, sizeof(why), "%s; next try in %u ms", reason, delay);
+	for (size_t i = 0; i < r->nlisteners; i++)
+		fwd_listener_flush(r->listeners[i], reason);
+	set_state(r, TS_BACKOFF, why);
+	uv_timer_start(&r->retry, retry_cb, delay, 0);
 }
 
 static void on_close(struct conn *c, const char *reason, void *ud)
 {
 	struct session_run *r = ud;
+	bool was_open = r->session != NULL;
 
-	if (c == r->session || r->session == NULL) {
+	if (c != r->session && r->session != NULL)
+		return;
+	r->session = NULL;
+	r->handle = NULL;
+	if (!r->keep || r->stopping || r->ts == TS_FIRST) {
 		if (!r->stopping)
 			fprintf(stderr, "fairway: session ended: %s\n", reason ? reason : "goodbye");
-		r->session = NULL;
-		r->handle = NULL;
 		stop_run(r, reason != NULL && r->status == 0 && !r->stopping ? EXIT_RUNTIME : 0);
+		return;
 	}
+	if (was_open) {
+		char why[300];
+
+		/* the -L ports stay: the next local connection re-opens the tunnel */
+		snprintf(why, sizeof(why), "%s; -L ports stay open", reason ? reason : "closed");
+		set_state(r, TS_IDLE, why);
+		return;
+	}
+	redial_failed(r, reason ? reason : "closed before it opened");
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -147,7 +230,7 @@ static int setup(struct session_run *r, int argc, char **argv, const char *extra
 	return 0;
 }
 
-static int run_session(struct session_run *r)
+static int dial(struct session_run *r)
 {
 	struct conn_cfg cfg = {
 		.loop = r->loop, .id = &r->id, .net_key = r->net_key, .api = r->api,
@@ -156,16 +239,42 @@ static int run_session(struct session_run *r)
 		.on_ready = on_ready, .on_close = on_close, .ud = r,
 	};
 
+	return cli_dial(&cfg, r->net, r->tun, &r->handle);
+}
+
+static int redial(struct session_run *r)
+{
+	set_state(r, TS_DIALING, "a local connection is waiting");
+	if (dial(r) != 0 && r->ts == TS_DIALING)
+		redial_failed(r, "cannot dial the portal");
+	return 0;
+}
+
+/* fwd: a local connection came while the tunnel is not open. */
+static void want_session(void *ud)
+{
+	struct session_run *r = ud;
+
+	if (r->ts == TS_IDLE)
+		(void)redial(r);
+}
+
+static int run_session(struct session_run *r)
+{
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);   /* a closed terminal does not end a long run */
 	uv_timer_init(r->loop, &r->tick);
 	r->tick.data = r;
+	uv_timer_init(r->loop, &r->retry);
+	r->retry.data = r;
+	for (size_t i = 0; r->keep && i < r->nlisteners; i++)
+		fwd_listener_wait(r->listeners[i], want_session, r);
 	uv_signal_init(r->loop, &r->sigint);
 	uv_signal_init(r->loop, &r->sigterm);
 	r->sigint.data = r->sigterm.data = r;
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
-	if (cli_dial(&cfg, r->net, r->tun, &r->handle) != 0)
+	if (dial(r) != 0)
 		stop_run(r, EXIT_RUNTIME);
 	uv_run(r->loop, UV_RUN_DEFAULT);
 	uv_loop_close(r->loop);
@@ -300,6 +409,10 @@ static int connect_opt(struct session_run *r, int ch, const char *arg)
 		verbose = true;
 		return 0;
 	}
+	if (ch == 'o') {
+		r->keep = false;
+		return 0;
+	}
 	if (ch != 'L' || arg == NULL)
 		return EXIT_USAGE;
 	return connect_fwd_opt(arg);
@@ -372,6 +485,15 @@ static int connect_bind(struct session_run *r)
 	return 0;
 }
 
+/* --verbose through a portal: what share of it we get, on the outer session
+ * (again on each re-opened tunnel). */
+static void watch_share(struct session_run *r)
+{
+	if (verbose && r->handle != NULL && r->handle != r->session && conn_rpc(r->handle) != NULL &&
+	    share_watch(conn_rpc(r->handle), share_line, r) != 0)
+		fprintf(stderr, "fairway connect: cannot subscribe to the portal's fairway.share\n");
+}
+
 static void connect_ready(struct session_run *r)
 {
 	for (size_t i = 0; i < nfwds; i++) {
@@ -384,22 +506,21 @@ static void connect_ready(struct session_run *r)
 	if (nfwds == 0)
 		printf("connected to %s\n", conn_remote_id(r->session));
 	fflush(stdout);
-	/* through a portal: what share of it we get, on the outer session */
-	if (verbose && r->handle != NULL && r->handle != r->session && conn_rpc(r->handle) != NULL &&
-	    share_watch(conn_rpc(r->handle), share_line, r) != 0)
-		fprintf(stderr, "fairway connect: cannot subscribe to the portal's fairway.share\n");
+	watch_share(r);
 }
 
 int cmd_connect(int argc, char **argv)
 {
 	static const struct option more[] = {
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "once", no_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct session_run r = { .ready = connect_ready };
+	struct session_run r = { .ready = connect_ready, .keep = true };
 	int rc = setup(&r, argc, argv, "L:v", more, connect_opt);
 
 	if (rc != 0 || (rc = connect_bind(&r)) != 0)
 		return rc;
+	r.keep = r.keep && nfwds > 0;   /* without -L there is nothing to keep */
 	return run_session(&r);
 }

@@ -9,6 +9,8 @@
 
 #include "cmd.h"
 #include "ctl.h"
+#include "policy.h"
+#include "util.h"
 
 enum info_fmt { FMT_TEXT, FMT_JSON, FMT_PROM, FMT_DOT };
 
@@ -85,50 +87,40 @@ static double num_f(json_t *o, const char *k)
 	return json_number_value(json_object_get(o, k));
 }
 
-/* Rates as tc prints them. */
-static const char *rate_str(long long bytes_per_s, char *buf, size_t len)
-{
-	double bits = (double)bytes_per_s * 8;
-
-	if (bits >= 1e9)
-		snprintf(buf, len, "%.2fGbit", bits / 1e9);
-	else if (bits >= 1e6)
-		snprintf(buf, len, "%.2fMbit", bits / 1e6);
-	else if (bits >= 1e3)
-		snprintf(buf, len, "%.1fKbit", bits / 1e3);
-	else
-		snprintf(buf, len, "%.0fbit", bits);
-	return buf;
-}
-
 /* Like `tc -s class show`: the link, each user class, each tunnel flow. */
 static void print_sched(json_t *sch)
 {
 	json_t *cls, *fl;
 	size_t i, j;
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], rc[80];
+	/* No rate-up: nothing is paced, and a class's "rate" is only its
+	 * weight when tunnels compete — not a rate anybody gets. */
+	bool paced = num(sch, "rate") != 0;
 
 	if (!json_is_object(sch))
 		return;
-	printf("link rate %s  sent %lld bytes (+%lld of TCP/IP headers and ACKs)  now %s\n",
-	       num(sch, "rate") ? rate_str(num(sch, "rate"), a, sizeof(a)) : "unpaced",
-	       num(sch, "bytes"), num(sch, "overhead"), rate_str(num(sch, "cur_rate"), b, sizeof(b)));
+	printf("link %s  sent %lld bytes (+%lld of TCP/IP headers and ACKs)  now %s\n",
+	       paced ? policy_rate_str(num(sch, "rate"), c, sizeof(c)) : "unpaced (no rate-up)",
+	       num(sch, "bytes"), num(sch, "overhead"), policy_rate_str(num(sch, "cur_rate"), b, sizeof(b)));
 	json_array_foreach(json_object_get(sch, "classes"), i, cls) {
-		printf(" class %-12s rate %s ceil %s  sent %lld bytes (borrowed %lld)  now %s\n"
-		       "   backlog %lldb %lldp  delay p50 %.2fms p99 %.2fms  over-limit %lld\n",
-		       json_string_value(json_object_get(cls, "name")),
-		       rate_str(num(cls, "rate"), a, sizeof(a)),
-		       num(cls, "ceil") ? rate_str(num(cls, "ceil"), b, sizeof(b)) : "link",
-		       num(cls, "bytes"), num(cls, "borrowed"), rate_str(num(cls, "cur_rate"), c, sizeof(c)),
+		if (paced)
+			snprintf(rc, sizeof(rc), "rate %s ceil %s", policy_rate_str(num(cls, "rate"), a, sizeof(a)),
+			         num(cls, "ceil") ? policy_rate_str(num(cls, "ceil"), b, sizeof(b)) : "link");
+		else
+			snprintf(rc, sizeof(rc), "unpaced");
+		printf(" class %-12s %s  sent %lld bytes (borrowed %lld)  now %s\n"
+		       "   backlog %lld bytes %lld chunks  delay p50 %.2fms p99 %.2fms  over-limit %lld\n",
+		       json_string_value(json_object_get(cls, "name")), rc,
+		       num(cls, "bytes"), num(cls, "borrowed"), policy_rate_str(num(cls, "cur_rate"), c, sizeof(c)),
 		       num(cls, "queued_bytes"), num(cls, "queued_chunks"), num_f(cls, "delay_p50_ms"),
 		       num_f(cls, "delay_p99_ms"), num(cls, "over_limit"));
 		json_array_foreach(json_object_get(cls, "tunnels"), j, fl) {
-			printf("   tunnel %.12s… -> %.12s…  %-11s sent %lld  now %s  backlog %lldb"
+			printf("   tunnel %.12s… -> %.12s…  %-11s sent %lld bytes  now %s  backlog %lld bytes"
 			       "  delay p50 %.2fms p99 %.2fms%s\n",
 			       json_string_value(json_object_get(fl, "from")),
 			       json_string_value(json_object_get(fl, "to")),
 			       json_string_value(json_object_get(fl, "band")), num(fl, "bytes"),
-			       rate_str(num(fl, "cur_rate"), a, sizeof(a)), num(fl, "queued_bytes"),
+			       policy_rate_str(num(fl, "cur_rate"), a, sizeof(a)), num(fl, "queued_bytes"),
 			       num_f(fl, "delay_p50_ms"), num_f(fl, "delay_p99_ms"),
 			       num(fl, "blocked_source_ms") ? "  (source stopped)" : "");
 		}
@@ -139,10 +131,15 @@ static void print_info(json_t *r)
 {
 	json_t *k = json_object_get(r, "counters"), *peer;
 	size_t i;
+	char up[32];
 
 	printf("portal %s  %s  privacy %s\n", json_string_value(json_object_get(r, "id")),
 	       json_string_value(json_object_get(r, "address")),
 	       json_string_value(json_object_get(r, "privacy")));
+	if (json_is_string(json_object_get(r, "version")))
+		printf(" fairway %s  up %s (since %s)\n", json_string_value(json_object_get(r, "version")),
+		       util_duration_str((uint64_t)num(r, "uptime_s"), up, sizeof(up)),
+		       json_string_value(json_object_get(r, "started")));
 	printf(" connections %lld (%lld in handshake)  attendants %lld  tunnels %lld open, %lld opened\n",
 	       num(r, "connections"), num(r, "handshaking"), num(r, "attendants"),
 	       num(r, "tunnels_open"), num(k, "tunnels_opened"));
@@ -189,7 +186,7 @@ int cmd_info(int argc, char **argv)
 		}
 		fputs(text, stdout);
 	} else if (fmt == FMT_JSON) {
-		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		json_dumpf(r, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
 		printf("\n");
 	} else {
 		print_info(r);

@@ -9,17 +9,22 @@
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <jansson.h>
 
 #include "cmd.h"
 #include "log.h"
 #include "nat.h"
 #include "policy.h"
+#include "util.h"
 
 #ifndef FAIRWAY_VERSION
 #define FAIRWAY_VERSION "0"
 #endif
 
 #define DEFAULT_POLICY  "/etc/fairway/policy.ini"
+/* What `nat start` started: `nat stop` and `nat info` without FILE use it. */
+#define NAT_RECORD      "/run/fairway/nat.started"
 #define DEFAULT_FAIRNAT "/etc/ppp/fairnat.config"
 
 static const char usage[] =
@@ -37,6 +42,8 @@ static const char usage[] =
 	"  info       inputs, computed per-user rates and live counters\n"
 	"             --prometheus: the counters as Prometheus text (node-exporter textfile)\n"
 	"             --dot: both class trees as Graphviz DOT (rates over half a second)\n"
+	"             --json: the same as JSON (rates in bit/s, counters in bytes and packets)\n"
+	"  stop and info without FILE use what the last start recorded in " NAT_RECORD "\n"
 	"\n"
 	"  --dry-run            print what would be loaded; touch nothing\n"
 	"  --backend nft|iptables   firewall (default nft; iptables for kernels without nftables)\n"
@@ -51,7 +58,7 @@ static const char usage[] =
 struct opts {
 	const char *verb;
 	const char *file;
-	bool dry_run, reset, prometheus, dot;
+	bool dry_run, reset, prometheus, dot, json;
 	const char *backend, *leaf, *lan_net, *lan_net6, *mtu, *iptables;
 };
 
@@ -67,6 +74,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		}
 		if (strcmp(a, "--reset") == 0) {
 			o->reset = true;
+			continue;
+		}
+		if (strcmp(a, "--json") == 0) {
+			o->json = true;
 			continue;
 		}
 		if (strcmp(a, "--prometheus") == 0 || strcmp(a, "--dot") == 0) {
@@ -246,6 +257,129 @@ static const char *default_file(void)
 	return DEFAULT_FAIRNAT;
 }
 
+/* After a start: the file (absolute) and the options that shaped what was
+ * applied, one a line, so stop and info can do without them. */
+static void record_start(const struct opts *o, const struct policy *p)
+{
+	const char *names[] = { "--backend", "--leaf", "--lan-net", "--lan-net6", "--mtu", "--iptables" };
+	const char *vals[] = { o->backend, o->leaf, o->lan_net, o->lan_net6, o->mtu, o->iptables };
+	char abs[4096], when[32];
+	FILE *f;
+
+	if (realpath(o->file, abs) == NULL)
+		snprintf(abs, sizeof(abs), "%s", o->file);
+	(void)mkdir("/run/fairway", 0755);
+	f = fopen(NAT_RECORD ".tmp", "w");
+	if (f == NULL) {
+		log_warn("cannot record the start in %s: %s (stop and info will need FILE)", NAT_RECORD,
+		         strerror(errno));
+		return;
+	}
+	fprintf(f, "# fairway nat start, %s: nat stop and nat info without FILE use this\n",
+	        util_utc_str((int64_t)time(NULL), when, sizeof(when)));
+	fprintf(f, "file %s\n", abs);
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (vals[i] != NULL)
+			fprintf(f, "arg %s\narg %s\n", names[i], vals[i]);
+	if (o->reset)
+		fprintf(f, "arg --reset\n");
+	fprintf(f, "dev %s\ndev %s\n", p->nat.dev_net, p->nat.dev_lan);
+	if (fclose(f) != 0 || rename(NAT_RECORD ".tmp", NAT_RECORD) != 0)
+		log_warn("cannot record the start in %s: %s", NAT_RECORD, strerror(errno));
+}
+
+/* stop/info without FILE: the recorded file and options (then the command
+ * line's, which win). Returns 0, 1 if there is no record, -1 on a bad one. */
+static int use_record(int argc, char **argv, struct opts *o, char ***keep)
+{
+	FILE *f = fopen(NAT_RECORD, "r");
+	char line[4200], **av;
+	int n = 1;
+
+	if (f == NULL)
+		return 1;
+	av = calloc((size_t)argc + 64, sizeof(*av));
+	if (av == NULL) {
+		fclose(f);
+		return -1;
+	}
+	av[0] = argv[0];
+	while (fgets(line, sizeof(line), f) != NULL && n < 60) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strncmp(line, "arg ", 4) == 0)
+			av[n++] = strdup(line + 4);
+		else if (strncmp(line, "file ", 5) == 0 && o->file == NULL)
+			o->file = strdup(line + 5);
+	}
+	fclose(f);
+	for (int i = 1; i < argc; i++)
+		av[n++] = argv[i];
+	*keep = av;
+	if (o->file == NULL) {
+		fprintf(stderr, "fairway nat: %s names no file; give FILE\n", NAT_RECORD);
+		return -1;
+	}
+	{
+		const char *file = o->file;
+
+		*o = (struct opts){ 0 };
+		if (parse_args(n, av, o) != 0)
+			return -1;
+		o->file = file;
+	}
+	fprintf(stderr, "fairway nat: %s: %s, as recorded by nat start in %s\n", o->verb, o->file, NAT_RECORD);
+	return 0;
+}
+
+/* nat info --json: inputs, per-user rates (bit/s) and live counters. */
+static int info_json(const struct policy *p, const struct policy_rates *r)
+{
+	size_t nslot = NAT_SLOT_USER0 + r->n;
+	struct nat_class_stat *st = calloc(2 * nslot, sizeof(*st));
+	json_t *o = json_object(), *users = json_array();
+	int rc;
+
+	if (st == NULL || o == NULL || users == NULL) {
+		free(st);
+		json_decref(o);
+		json_decref(users);
+		return EXIT_RUNTIME;
+	}
+	rc = nat_read_stats(p, r, st);
+	json_object_set_new(o, "file", json_string(p->file));
+	json_object_set_new(o, "dev_net", json_string(p->nat.dev_net));
+	json_object_set_new(o, "dev_lan", json_string(p->nat.dev_lan));
+	json_object_set_new(o, "leaf", json_string(policy_leaf_name(p->nat.leaf)));
+	json_object_set_new(o, "started", json_boolean(rc == 0));
+	json_object_set_new(o, "line_up_bit", json_integer((json_int_t)(r->line_up * 8)));
+	json_object_set_new(o, "line_down_bit", json_integer((json_int_t)(r->line_down * 8)));
+	for (size_t i = 0; i < r->n && i < p->n_users; i++) {
+		json_t *u = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "name", p->users[i].name,
+		                      "class", (json_int_t)r->u[i].mark,
+		                      "rate_up_bit", (json_int_t)(r->u[i].rate_up * 8),
+		                      "ceil_up_bit", (json_int_t)(r->u[i].ceil_up * 8),
+		                      "rate_down_bit", (json_int_t)(r->u[i].rate_down * 8),
+		                      "ceil_down_bit", (json_int_t)(r->u[i].ceil_down * 8));
+
+		for (int d = 0; d < 2 && u != NULL; d++) {
+			const struct nat_class_stat *c = &st[d * nslot + NAT_SLOT_USER0 + i];
+
+			json_object_set_new(u, d ? "down" : "up",
+			                    json_pack("{s:I,s:I,s:I,s:I,s:I}", "bytes", (json_int_t)c->bytes,
+			                              "packets", (json_int_t)c->packets, "drops", (json_int_t)c->drops,
+			                              "backlog_bytes", (json_int_t)c->backlog_bytes,
+			                              "backlog_packets", (json_int_t)c->backlog_pkts));
+		}
+		json_array_append_new(users, u);
+	}
+	json_object_set_new(o, "users", users);
+	json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	printf("\n");
+	json_decref(o);
+	free(st);
+	return EXIT_OK;
+}
+
 int cmd_nat(int argc, char **argv)
 {
 	struct opts o = { 0 };
@@ -253,7 +387,8 @@ int cmd_nat(int argc, char **argv)
 	struct policy_rates r = { 0 };
 	struct nat_env env = { 0 };
 	struct nat_buf sum = { 0 }, fw = { 0 }, tc = { 0 };
-	bool apply;
+	bool apply, starting = false;
+	char **recorded = NULL;
 	size_t shown = 0;
 	int rc, ret = EXIT_OK;
 
@@ -279,8 +414,16 @@ int cmd_nat(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (o.file == NULL && (strcmp(o.verb, "stop") == 0 || strcmp(o.verb, "info") == 0)) {
+		rc = use_record(argc, argv, &o, &recorded);
+		if (rc < 0) {
+			ret = EXIT_USAGE;
+			goto out_args;
+		}
+	}
 	if (o.file == NULL)
 		o.file = default_file();
+	starting = strcmp(o.verb, "start") == 0 && !o.dry_run;
 	rc = policy_load(&p, o.file);
 	print_diags(&p, &shown);
 	if (rc == -ENOMEM) {
@@ -288,8 +431,9 @@ int cmd_nat(int argc, char **argv)
 		goto out;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "fairway nat: %s: not applied (%zu error%s); nothing was changed\n", o.file,
-		        p.n_errors, p.n_errors == 1 ? "" : "s");
+		fprintf(stderr, "fairway nat: %s: %zu error%s; %s\n", o.file,
+		        p.n_errors, p.n_errors == 1 ? "" : "s",
+		        starting ? "not applied, nothing was changed" : "nothing was changed");
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -305,6 +449,10 @@ int cmd_nat(int argc, char **argv)
 	if (strcmp(o.verb, "stop") == 0) {
 		rc = nat_stop(&p, o.dry_run, stdout);
 		ret = rc ? EXIT_RUNTIME : EXIT_OK;
+		if (rc == 0 && !o.dry_run) {
+			printf("stopped: %s (%s, %s)\n", o.file, p.nat.dev_net, p.nat.dev_lan);
+			(void)unlink(NAT_RECORD);
+		}
 		goto out;
 	}
 	apply = strcmp(o.verb, "start") == 0 && !o.dry_run;
@@ -338,7 +486,7 @@ int cmd_nat(int argc, char **argv)
 	}
 	if (policy_resolve_lan(&p, p.nat.lan_ip, p.nat.lan_prefix) != 0) {
 		print_diags(&p, &shown);
-		fprintf(stderr, "fairway nat: %s: not applied; nothing was changed\n", o.file);
+		fprintf(stderr, "fairway nat: %s: %snothing was changed\n", o.file, starting ? "not applied; " : "");
 		ret = EXIT_USAGE;
 		goto out;
 	}
@@ -356,7 +504,7 @@ int cmd_nat(int argc, char **argv)
 		}
 		if (policy_resolve_lan6(&p) != 0) {
 			print_diags(&p, &shown);
-			fprintf(stderr, "fairway nat: %s: not applied; nothing was changed\n", o.file);
+			fprintf(stderr, "fairway nat: %s: %snothing was changed\n", o.file, starting ? "not applied; " : "");
 			ret = EXIT_USAGE;
 			goto out;
 		}
@@ -388,6 +536,10 @@ int cmd_nat(int argc, char **argv)
 	}
 	if (o.prometheus || o.dot) {
 		ret = info_export(&p, &r, o.prometheus);
+		goto out;
+	}
+	if (o.json && strcmp(o.verb, "info") == 0) {
+		ret = info_json(&p, &r);
 		goto out;
 	}
 	nat_render_summary(&p, &r, &env, &sum);
@@ -433,18 +585,22 @@ int cmd_nat(int argc, char **argv)
 		goto out;
 	}
 	rc = nat_apply(&p, &r, &env);
-	if (rc == -EEXIST || rc == -ENODEV)
+	if (rc == -EEXIST || rc == -ENODEV || rc == -EOPNOTSUPP)
 		ret = EXIT_USAGE;
 	else if (rc != 0)
 		ret = EXIT_RUNTIME;
-	else
+	else {
 		log_info("started: %zu users on %s%s (up) and %s (down)", p.n_users, p.nat.dev_net,
 		         p.nat.n_more ? " and more uplinks" : "", p.nat.dev_lan);
+		record_start(&o, &p);
+	}
 out:
 	nat_buf_free(&sum);
 	nat_buf_free(&fw);
 	nat_buf_free(&tc);
 	policy_rates_free(&r);
 	policy_free(&p);
+out_args:
+	free(recorded);   /* its strdup'd args live as long as the process */
 	return ret;
 }

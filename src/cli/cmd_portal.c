@@ -30,6 +30,7 @@
 #include "store.h"
 #include "roomadm.h"
 #include <time.h>
+#include "util.h"
 #include "web.h"
 #include "wsup.h"
 
@@ -86,6 +87,8 @@ struct portal_run {
 	uv_signal_t sigint, sigterm, sighup;
 	uv_idle_t stop_soon;   /* `fairway stop`: after the reply is out */
 	bool stopping;
+	int64_t started;       /* wall clock at start, for `fairway info` */
+	uint64_t started_ns;   /* uv_hrtime() then: uptime that a clock step cannot bend */
 };
 
 static void settings_free(struct settings *s)
@@ -423,7 +426,7 @@ static json_t *reload(struct portal_run *run)
 {
 	struct settings next;
 	struct portal_cfg cfg = { 0 };
-	char errs[4096] = "";
+	char errs[4096] = "", lr[32];
 
 	if (run->policy_path == NULL)
 		return json_pack("{s:b,s:s}", "ok", 0, "error",
@@ -449,9 +452,10 @@ static json_t *reload(struct portal_run *run)
 	portal_reconfigure(run->portal, &cfg);
 	settings_free(&run->cur);   /* the portal no longer points at them */
 	run->cur = next;
-	log_info("reloaded %s: privacy %s, %zu members, %zu denied, %zu users, link %llu B/s",
+	log_info("reloaded %s: privacy %s, %zu members, %zu denied, %zu users, link %s",
 	         run->policy_path, portal_privacy_name(next.privacy), next.n_members,
-	         next.n_denied, next.n_users, (unsigned long long)next.sched.link_rate);
+	         next.n_denied, next.n_users, next.sched.link_rate != 0 ?
+	         policy_rate_str(next.sched.link_rate, lr, sizeof(lr)) : "unpaced");
 	return json_pack("{s:b}", "ok", 1);
 }
 
@@ -494,8 +498,14 @@ static json_t *on_ctl(const char *cmd, json_t *req, void *ud)
 	if (strcmp(cmd, "metrics") == 0 || strcmp(cmd, "dot") == 0)
 		return metrics_ctl(run->portal, cmd);
 	if (strcmp(cmd, "info") == 0) {
+		char when[32];
+
 		r = portal_info(run->portal);
 		json_object_set_new(r, "ok", json_true());
+		json_object_set_new(r, "version", json_string(FAIRWAY_VERSION));
+		json_object_set_new(r, "started", json_string(util_utc_str(run->started, when, sizeof(when))));
+		json_object_set_new(r, "uptime_s",
+		                    json_integer((json_int_t)((uv_hrtime() - run->started_ns) / 1000000000u)));
 		return r;
 	}
 	if (strcmp(cmd, "stop") == 0) {
@@ -770,7 +780,7 @@ static int start_web(struct portal_run *run, uv_loop_t *loop, const struct keys 
 int cmd_portal(int argc, char **argv)
 {
 	struct overrides ov = { 0 };
-	struct portal_run run = { .ov = &ov };
+	struct portal_run run = { .ov = &ov, .started = (int64_t)time(NULL), .started_ns = uv_hrtime() };
 	const char *secret = NULL, *caps = NULL, *ctl_path = NULL, *via = NULL, *db = NULL;
 	struct store *store = NULL;
 	char dberr[512], db_def[4096];

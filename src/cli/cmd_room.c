@@ -22,6 +22,7 @@
 #include "keys.h"
 #include "roomadm.h"
 #include "store.h"
+#include "util.h"
 
 struct opts {
 	const char *cmd, *sub;
@@ -257,14 +258,7 @@ static json_t *build(const struct opts *o, int *rc)
 
 static const char *when(long long t, char *buf, size_t len)
 {
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (t == 0)
-		return "never";
-	gmtime_r(&tt, &tm);
-	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return buf;
+	return t == 0 ? "never" : util_utc_str(t, buf, len);
 }
 
 static long long num(const json_t *o, const char *k)

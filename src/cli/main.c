@@ -27,8 +27,11 @@ static const struct command commands[] = {
 	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its ws:// address and http:// URL)" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },
-	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose]",
+	{ "connect", cmd_connect, "ADDR [--portal NETADDR] [-L [HOST:]PORT:SERVICE]... [--verbose] [--once]",
 	  "reach a host through its portal; -L forwards a local port to a service it exposes;\n"
+	  "           the -L ports stay open when the host or portal goes away: the next local\n"
+	  "           connection re-opens the tunnel (backoff while the portal is away);\n"
+	  "           --once: exit when the tunnel ends instead (for scripts);\n"
 	  "           --verbose prints the portal's fairway.share of its link when it changes" },
 	{ "ping", cmd_ping, "ADDR [--portal NETADDR] [-c COUNT] [-i MS]",
 	  "round trips (tunnel.ping) to a host, with min/median/p99 like ping(8)" },
@@ -37,7 +40,7 @@ static const struct command commands[] = {
 	  "           --prometheus: metrics in Prometheus text format, --dot: the class tree for Graphviz" },
 	{ "stop", cmd_stop, "[--ctl PATH | --secret FILE]", "stop a running portal" },
 	{ "reload", cmd_stop, "[--ctl PATH | --secret FILE]", "re-read a running portal's policy file" },
-	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--prometheus|--dot] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
+	{ "nat", cmd_nat, "start|stop|info [--dry-run] [--prometheus|--dot|--json] [--backend nft|iptables] [--leaf fq_codel|cake|sfq|pfifo] [FILE]",
 	  "the router plane: Fair NAT rebuilt (reads fairnat.config as it is)" },
 	{ "check", cmd_check, "[-c] FILE",
 	  "validate a policy (both planes) and print the rates it gives; touches nothing" },

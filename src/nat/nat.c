@@ -984,6 +984,13 @@ static void tc_prio(const struct policy *p, const struct nat_env *env, const cha
 	}
 }
 
+/* tc's rates in bits ("rate 124512bit"), as people read them: exact,
+ * since every rate here is whole bytes per second. */
+static unsigned long long tc_bits(uint64_t bytes_per_s)
+{
+	return (unsigned long long)bytes_per_s * 8;
+}
+
 static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
                           const struct nat_env *env, enum dir d, const char *dev, struct nat_buf *b)
 {
@@ -999,16 +1006,16 @@ static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
 	nat_buf_printf(b, "# %s on %s: %s\n", d == DIR_UP ? "upload" : "download", dev,
 	               policy_rate_str(dev_rate, rb, sizeof(rb)));
 	nat_buf_printf(b, "qdisc add dev %s root handle 1: htb default 3\n", dev);
-	nat_buf_printf(b, "class add dev %s parent 1: classid 1:2 htb rate %llubps ceil %llubps %s\n", dev,
-	               (unsigned long long)dev_rate, (unsigned long long)dev_rate, o);
-	nat_buf_printf(b, "class add dev %s parent 1:2 classid 1:3 htb rate %llubps ceil %llubps %s prio 5\n",
-	               dev, (unsigned long long)local, (unsigned long long)local_ceil, o);
+	nat_buf_printf(b, "class add dev %s parent 1: classid 1:2 htb rate %llubit ceil %llubit %s\n", dev,
+	               tc_bits(dev_rate), tc_bits(dev_rate), o);
+	nat_buf_printf(b, "class add dev %s parent 1:2 classid 1:3 htb rate %llubit ceil %llubit %s prio 5\n",
+	               dev, tc_bits(local), tc_bits(local_ceil), o);
 	if (p->nat.leaf == POLICY_LEAF_SFQ)
 		tc_prio(p, env, dev, 3, 2, 3, local_ceil, b);
 	else
 		tc_leaf(p, env, dev, 3, 2, local_ceil, 10, b);
-	nat_buf_printf(b, "class add dev %s parent 1:2 classid 1:1 htb rate %llubps ceil %llubps %s\n", dev,
-	               (unsigned long long)users, (unsigned long long)users_ceil, o);
+	nat_buf_printf(b, "class add dev %s parent 1:2 classid 1:1 htb rate %llubit ceil %llubit %s\n", dev,
+	               tc_bits(users), tc_bits(users_ceil), o);
 	for (size_t i = 0; i < p->n_users; i++) {
 		const struct policy_user_rates *u = &r->u[i];
 		uint64_t rate = d == DIR_UP ? u->rate_up : u->rate_down;
@@ -1016,8 +1023,8 @@ static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
 		unsigned m = u->mark;
 
 		nat_buf_printf(b, "# user %s\n", p->users[i].name);
-		nat_buf_printf(b, "class add dev %s parent 1:1 classid 1:%u htb rate %llubps ceil %llubps %s\n",
-		               dev, m, (unsigned long long)rate, (unsigned long long)ceil, o);
+		nat_buf_printf(b, "class add dev %s parent 1:1 classid 1:%u htb rate %llubit ceil %llubit %s\n",
+		               dev, m, tc_bits(rate), tc_bits(ceil), o);
 		if (p->nat.class_mode == POLICY_CLASS_WONDER) {
 			/* Wondershaper's children, rates from the user's ceil (Q5) */
 			static const unsigned tenth[3] = { 10, 9, 8 };
@@ -1026,8 +1033,8 @@ static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
 			for (unsigned c = 0; c < nc; c++) {
 				uint64_t cr = ceil * tenth[c] / 10;
 
-				nat_buf_printf(b, "class add dev %s parent 1:%u classid 1:%u htb rate %llubps ceil %llubps burst 6k %s prio %u\n",
-				               dev, m, m + c + 1, (unsigned long long)cr, (unsigned long long)cr, o, c + 1);
+				nat_buf_printf(b, "class add dev %s parent 1:%u classid 1:%u htb rate %llubit ceil %llubit burst 6k %s prio %u\n",
+				               dev, m, m + c + 1, tc_bits(cr), tc_bits(cr), o, c + 1);
 				if (p->nat.leaf == POLICY_LEAF_SFQ)
 					nat_buf_printf(b, "qdisc add dev %s parent 1:%u handle %u: sfq perturb 10 limit %u\n",
 					               dev, m + c + 1, m + c + 1, leaf_limit(cr, env->mtu));
@@ -1050,8 +1057,8 @@ static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
 				if (br == 0)
 					br = 1;
 				left = left > br ? left - br : 1;
-				nat_buf_printf(b, "class add dev %s parent 1:%u classid 1:%u htb rate %llubps ceil %llubps %s prio %u\n",
-				               dev, m, m + c + 1, (unsigned long long)br, (unsigned long long)ceil, o, c);
+				nat_buf_printf(b, "class add dev %s parent 1:%u classid 1:%u htb rate %llubit ceil %llubit %s prio %u\n",
+				               dev, m, m + c + 1, tc_bits(br), tc_bits(ceil), o, c);
 				tc_leaf(p, env, dev, m + c + 1, m + c + 1, ceil, 10, b);
 			}
 		}
@@ -1061,7 +1068,7 @@ static void render_tc_dev(const struct policy *p, const struct policy_rates *r,
 int nat_render_tc(const struct policy *p, const struct policy_rates *r,
                   const struct nat_env *env, struct nat_buf *b)
 {
-	nat_buf_printf(b, "# fairway nat: %s — tc -batch; rates in bytes/s (\"bps\"), class ids as in "
+	nat_buf_printf(b, "# fairway nat: %s — tc -batch; rates in bit/s, class ids as in "
 	               "Fair NAT: user 1:<first octet × 10>\n", p->file);
 	for (size_t up = 0; (p->nat.features & POLICY_F_QOS_UP) && up < n_uplinks(p); up++) {
 		struct policy_rates rr;
@@ -1169,7 +1176,7 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 	               "up rate", "up ceil", "down rate", "down ceil");
 	for (size_t i = 0; i < p->n_users; i++) {
 		const struct policy_user_rates *u = &r->u[i];
-		char set[1024], cls[16];
+		char set[1024], cls[16], q[4][24];
 
 		snprintf(cls, sizeof(cls), "1:%u", u->mark);
 		user_addr_set(&p->users[i], set, sizeof(set));
@@ -1184,9 +1191,11 @@ int nat_render_summary(const struct policy *p, const struct policy_rates *r,
 			at += (size_t)snprintf(set + at, sizeof(set) - at, "%s%s%s", at ? ", " : "",
 			                       j < p->users[i].n_nets6 ? "" : "mac ", a);
 		}
-		nat_buf_printf(b, "# %-12s %-6s %-11llu %-11llu %-11llu %-11llu %s\n", p->users[i].name, cls,
-		               (unsigned long long)u->rate_up, (unsigned long long)u->ceil_up,
-		               (unsigned long long)u->rate_down, (unsigned long long)u->ceil_down, set);
+		nat_buf_printf(b, "# %-12s %-6s %-11s %-11s %-11s %-11s %s\n", p->users[i].name, cls,
+		               policy_rate_str(u->rate_up, q[0], sizeof(q[0])),
+		               policy_rate_str(u->ceil_up, q[1], sizeof(q[1])),
+		               policy_rate_str(u->rate_down, q[2], sizeof(q[2])),
+		               policy_rate_str(u->ceil_down, q[3], sizeof(q[3])), set);
 	}
 	for (size_t i = 0; i < p->n_fwds; i++) {
 		char ip[1024];
@@ -1600,6 +1609,61 @@ static int ipt_drop_chain(const char *cmd, const char *table, const char *hook, 
 
 static void proc_ipv6_forwarding(const struct policy *p);
 
+/* Whether this kernel has qdisc kind: `tc qdisc add dev lo root KIND` in a
+ * network namespace of its own (unshare -n), so nothing here is touched.
+ * 1 yes, 0 no ("Specified qdisc kind is unknown"), -1 cannot tell (no
+ * unshare, or no right to make a namespace): then tc's own error stands. */
+static int qdisc_known(const struct policy *p, const char *kind)
+{
+	const char *a[] = { "unshare", "-n", p->nat.tc[0] ? p->nat.tc : "tc", "qdisc", "add", "dev", "lo",
+	                    "root", kind, NULL };
+	struct nat_buf err = { 0 };
+	int rc = run(a, NULL, NULL, &err), known;
+
+	known = rc == 0 ? 1 : err.s != NULL && strstr(err.s, "qdisc kind is unknown") != NULL ? 0 : -1;
+	nat_buf_free(&err);
+	return known;
+}
+
+/* The qdiscs each --leaf needs under HTB. */
+static const char *const leaf_kinds[4][3] = {
+	[POLICY_LEAF_FQ_CODEL] = { "fq_codel" },
+	[POLICY_LEAF_CAKE] = { "cake" },
+	[POLICY_LEAF_SFQ] = { "prio", "sfq" },
+	[POLICY_LEAF_PFIFO] = { "pfifo" },
+};
+
+/* Before anything is applied: the tree's qdiscs exist on this kernel, or
+ * an error naming the missing one and the --leaf values that work here. */
+static int check_leaf(const struct policy *p)
+{
+	const char *missing = NULL;
+	char works[64] = "";
+
+	if (qdisc_known(p, "htb") == 0) {
+		log_err("this kernel has no htb qdisc (sch_htb): fairway nat cannot shape here; nothing changed");
+		return -EOPNOTSUPP;
+	}
+	for (unsigned i = 0; i < 3 && leaf_kinds[p->nat.leaf][i] != NULL && missing == NULL; i++)
+		if (qdisc_known(p, leaf_kinds[p->nat.leaf][i]) == 0)
+			missing = leaf_kinds[p->nat.leaf][i];
+	if (missing == NULL)
+		return 0;
+	for (unsigned l = 0; l < 4; l++) {
+		bool ok = true;
+
+		for (unsigned i = 0; i < 3 && leaf_kinds[l][i] != NULL && ok; i++)
+			ok = qdisc_known(p, leaf_kinds[l][i]) != 0;
+		if (ok)
+			snprintf(works + strlen(works), sizeof(works) - strlen(works), "%s%s",
+			         works[0] ? ", " : "", policy_leaf_name((enum policy_leaf)l));
+	}
+	log_err("leaf %s needs the %s qdisc, which this kernel does not have (tc: Specified qdisc kind "
+	        "is unknown); nothing changed. --leaf values that work here: %s",
+	        policy_leaf_name(p->nat.leaf), missing, works[0] ? works : "none");
+	return -EOPNOTSUPP;
+}
+
 int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_env *env)
 {
 	struct dev_step steps[2 + POLICY_MORE_UPLINKS];
@@ -1629,6 +1693,8 @@ int nat_apply(const struct policy *p, const struct policy_rates *r, struct nat_e
 	if (p->nat.features & POLICY_F_QOS_DOWN)
 		steps[n++] = (struct dev_step){ .dev = p->nat.dev_lan, .dir = DIR_DOWN, .rates = r };
 	/* 1. look before touching anything */
+	if (n > 0 && (rc = check_leaf(p)) != 0)
+		goto out;
 	for (size_t i = 0; i < n; i++) {
 		steps[i].before = root_kind(p, steps[i].dev, what, sizeof(what));
 		if (steps[i].before == ROOT_NODEV) {
@@ -1850,13 +1916,16 @@ static void proc_ipv6_forwarding(const struct policy *p)
 /* Runs (or prints) one stop command; returns its status. */
 static int stop_cmd(const char *const argv[], bool dry_run, FILE *out)
 {
-	if (dry_run) {
+	int rc = dry_run ? 0 : run(argv, NULL, NULL, NULL);
+
+	/* a dry run prints what it would run; a real one what it removed */
+	if (rc == 0) {
+		fputs(dry_run ? "" : "removed: ", out);
 		for (int i = 0; argv[i]; i++)
 			fprintf(out, "%s%s", i ? " " : "", argv[i]);
 		fputc('\n', out);
-		return 0;
 	}
-	return run(argv, NULL, NULL, NULL);
+	return rc;
 }
 
 int nat_stop(const struct policy *p, bool dry_run, FILE *out)

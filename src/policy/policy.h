@@ -291,8 +291,11 @@ int policy_parse_rate(const char *s, bool fairnat, uint64_t *bps, char *err, siz
  * "500ms", "10min" or bare milliseconds, at most UINT32_MAX ms. Pure. */
 bool policy_parse_duration_ms(const char *s, unsigned *out);
 
-/* "15564bps (121.6kbit)" style rendering for messages. */
-const char *policy_rate_str(uint64_t bps, char *buf, size_t len);
+/* A rate of bytes_per_s for people, in bits with tc's units: "124.51kbit",
+ * "10mbit", "1.5gbit", "800bit" (at most two decimals, trailing zeros
+ * dropped). The one rate formatter of every message, `info` and share
+ * line; buf needs 24 bytes. Returns buf. */
+const char *policy_rate_str(uint64_t bytes_per_s, char *buf, size_t len);
 
 /* Computed rates (Fair NAT's configure(), fairnat.md §1 and §3). */
 struct policy_user_rates {

@@ -99,18 +99,30 @@ toobig:
 	return -EINVAL;
 }
 
-const char *policy_rate_str(uint64_t bps, char *buf, size_t len)
+const char *policy_rate_str(uint64_t bytes_per_s, char *buf, size_t len)
 {
-	uint64_t bits = bps * 8;
+	static const struct { const char *name; double factor; } units[] = {
+		{ "gbit", 1e9 }, { "mbit", 1e6 }, { "kbit", 1e3 },
+	};
+	double bits = (double)bytes_per_s * 8;
+	char num[32];
+	size_t n;
 
-	if (bits >= 10000000)
-		snprintf(buf, len, "%llubps (%.1fmbit)", (unsigned long long)bps, (double)bits / 1e6);
-	else
-		snprintf(buf, len, "%llubps (%.1fkbit)", (unsigned long long)bps, (double)bits / 1e3);
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (bits >= units[i].factor) {
+			snprintf(num, sizeof(num), "%.2f", bits / units[i].factor);
+			/* "124.50" -> "124.5", "10.00" -> "10" */
+			n = strlen(num);
+			while (n > 0 && num[n - 1] == '0')
+				num[--n] = '\0';
+			if (n > 0 && num[n - 1] == '.')
+				num[--n] = '\0';
+			snprintf(buf, len, "%s%s", num, units[i].name);
+			return buf;
+		}
+	snprintf(buf, len, "%.0fbit", bits);
 	return buf;
 }
-
-
 
 /* "600s", "15000ms", "10min", or bare milliseconds (policy.h). */
 bool policy_parse_duration_ms(const char *s, unsigned *out)

@@ -69,7 +69,7 @@ static void reply_written(uv_write_t *req, int status)
 
 static void send_reply(struct ctl_client *cl, json_t *reply)
 {
-	char *text = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	char *text = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(CTL_REAL_DIGITS));
 	size_t n = text != NULL ? strlen(text) : 0;
 	struct { uv_write_t req; char data[]; } *w = malloc(sizeof(*w) + n + 1);
 	uv_buf_t b;

@@ -19,6 +19,12 @@
 
 struct ctl;
 
+/* Significant digits of a JSON real in replies and `info --json`: the
+ * numbers are rounded where they are made (delays to the microsecond), and
+ * 12 digits print them as made ("0.512"), where jansson's default 17
+ * would show the binary's error ("0.51200000000000001"). */
+#define CTL_REAL_DIGITS 12
+
 /* Answers one command: returns a new JSON object (with "ok"), or NULL
  * for an unknown command. */
 typedef json_t *ctl_handler_fn(const char *cmd, json_t *request, void *ud);

@@ -528,34 +528,26 @@ void fwd_services_free(struct fwd_services *s)
 
 /* ---- client side: -L ---- */
 
+#define FWD_WAITING_MAX 64
+
 struct fwd_listener {
 	uv_tcp_t tcp;
 	char service[64];
 	struct conn **session;
+	/* fwd_listener_wait: connections that came with no session wait
+	 * here, accepted but unread, until fwd_listener_flush. */
+	void (*want)(void *ud);
+	void *want_ud;
+	struct pipe *waiting[FWD_WAITING_MAX];
+	size_t n_waiting;
 };
 
-static void on_accept(uv_stream_t *server, int status)
+/* Opens forward.connect on m for an accepted local connection p. */
+static void pipe_open_forward(struct pipe *p, struct mrpc *m, const char *service)
 {
-	struct fwd_listener *l = server->data;
-	struct mrpc *m = *l->session != NULL ? conn_rpc(*l->session) : NULL;
-	struct pipe *p;
 	struct mrpc_stream *s;
 
-	if (status < 0)
-		return;
-	p = pipe_new(server->loop);
-	if (p == NULL)
-		return;
-	snprintf(p->service, sizeof(p->service), "%s", l->service);
-	if (uv_accept(server, (uv_stream_t *)&p->tcp) < 0 || m == NULL) {
-		if (m == NULL)
-			log_warn("forward: no session yet; refusing a local connection");
-		pipe_close_tcp(p);
-		return;
-	}
-	uv_tcp_nodelay(&p->tcp, 1);
-	p->connected = true;
-	s = mrpc_open(m, "forward.connect", json_pack("[{s:s}]", "service", l->service),
+	s = mrpc_open(m, "forward.connect", json_pack("[{s:s}]", "service", service),
 	              MRPC_DUPLEX, &pipe_cbs, p);
 	if (s == NULL) {
 		pipe_close_tcp(p);
@@ -565,6 +557,67 @@ static void on_accept(uv_stream_t *server, int status)
 	uv_read_start((uv_stream_t *)&p->tcp, alloc_cb, read_cb);
 }
 
+static void on_accept(uv_stream_t *server, int status)
+{
+	struct fwd_listener *l = server->data;
+	struct mrpc *m = *l->session != NULL ? conn_rpc(*l->session) : NULL;
+	struct pipe *p;
+
+	if (status < 0)
+		return;
+	p = pipe_new(server->loop);
+	if (p == NULL)
+		return;
+	snprintf(p->service, sizeof(p->service), "%s", l->service);
+	if (uv_accept(server, (uv_stream_t *)&p->tcp) < 0) {
+		pipe_close_tcp(p);
+		return;
+	}
+	uv_tcp_nodelay(&p->tcp, 1);
+	p->connected = true;
+	if (m == NULL && l->want != NULL && l->n_waiting < FWD_WAITING_MAX) {
+		l->waiting[l->n_waiting++] = p;
+		l->want(l->want_ud);   /* may flush at once */
+		return;
+	}
+	if (m == NULL) {
+		log_warn("forward: no session %s; refusing a local connection for '%s'",
+		         l->want != NULL ? "and too many waiting" : "yet", l->service);
+		pipe_close_tcp(p);
+		return;
+	}
+	pipe_open_forward(p, m, l->service);
+}
+
+void fwd_listener_wait(struct fwd_listener *l, void (*want)(void *ud), void *ud)
+{
+	l->want = want;
+	l->want_ud = ud;
+}
+
+size_t fwd_listener_flush(struct fwd_listener *l, const char *why)
+{
+	struct mrpc *m = *l->session != NULL ? conn_rpc(*l->session) : NULL;
+	size_t n = l->n_waiting;
+
+	l->n_waiting = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (m != NULL) {
+			pipe_open_forward(l->waiting[i], m, l->service);
+			continue;
+		}
+		log_warn("forward: refusing a local connection for '%s': %s", l->service,
+		         why != NULL ? why : "no session");
+		pipe_close_tcp(l->waiting[i]);
+	}
+	return n;
+}
+
+size_t fwd_listener_waiting(const struct fwd_listener *l)
+{
+	return l->n_waiting;
+}
+
 static void listener_closed(uv_handle_t *h)
 {
 	free(h->data);
@@ -572,8 +625,12 @@ static void listener_closed(uv_handle_t *h)
 
 void fwd_listener_close(struct fwd_listener *l)
 {
-	if (l != NULL && !uv_is_closing((uv_handle_t *)&l->tcp))
-		uv_close((uv_handle_t *)&l->tcp, listener_closed);
+	if (l == NULL || uv_is_closing((uv_handle_t *)&l->tcp))
+		return;
+	for (size_t i = 0; i < l->n_waiting; i++)
+		pipe_close_tcp(l->waiting[i]);
+	l->n_waiting = 0;
+	uv_close((uv_handle_t *)&l->tcp, listener_closed);
 }
 
 int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,

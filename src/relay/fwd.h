@@ -50,7 +50,17 @@ int fwd_add_methods(struct mrpc_api *api, struct fwd_services *s, uv_loop_t *loo
 struct fwd_listener;
 int fwd_listen(uv_loop_t *loop, const char *host, uint16_t port, const char *service,
                struct conn **session, struct fwd_listener **out, char *err, size_t errlen);
-/* Stops accepting; forwards already open go on until they end. */
+/* Stops accepting; forwards already open go on until they end, waiting
+ * connections are closed. */
 void fwd_listener_close(struct fwd_listener *l);
+
+/* From now on a local connection that finds *session NULL is accepted and
+ * waits (unread; at most 64) instead of being refused, and want(ud) is
+ * called: the caller opens a session, then calls fwd_listener_flush. */
+void fwd_listener_wait(struct fwd_listener *l, void (*want)(void *ud), void *ud);
+/* The waiting connections: forwarded on *session, or, when it is NULL,
+ * closed with a log line naming why. Returns how many there were. */
+size_t fwd_listener_flush(struct fwd_listener *l, const char *why);
+size_t fwd_listener_waiting(const struct fwd_listener *l);
 
 #endif

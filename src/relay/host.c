@@ -11,10 +11,9 @@
 #include "conn.h"
 #include "log.h"
 #include "rpc.h"
+#include "util.h"
 #include "wsconn.h"
 
-#define BACKOFF_MIN_MS 500
-#define BACKOFF_MAX_MS 30000
 #define PORTAL_PING_MS 10000   /* JS targets ping their portal about this often */
 
 struct host {
@@ -118,12 +117,8 @@ static void portal_closed(struct conn *c, const char *reason, void *ud)
 		release(h);
 		return;
 	}
-	/* Exponential backoff with ±25 % jitter, so hosts that lost the same
-	 * portal do not all come back in the same millisecond. */
-	h->backoff_ms = h->backoff_ms == 0 ? BACKOFF_MIN_MS : h->backoff_ms * 2;
-	if (h->backoff_ms > BACKOFF_MAX_MS)
-		h->backoff_ms = BACKOFF_MAX_MS;
-	delay = h->backoff_ms * 3 / 4 + randombytes_uniform(h->backoff_ms / 2 + 1);
+	delay = util_backoff_next(&h->backoff_ms, HOST_BACKOFF_MIN_MS, HOST_BACKOFF_MAX_MS,
+	                          randombytes_random());
 	log_warn("lost the portal %s%s%s:%u (%s); reconnecting in %u ms",
 	         strchr(h->cfg.portal.host, ':') ? "[" : "", h->cfg.portal.host,
 	         strchr(h->cfg.portal.host, ':') ? "]" : "", h->cfg.portal.port,

@@ -22,6 +22,10 @@
 
 struct host;
 
+/* Reconnect backoff (util_backoff_next), shared with `fairway connect`. */
+#define HOST_BACKOFF_MIN_MS 500
+#define HOST_BACKOFF_MAX_MS 30000
+
 /* A caller's tunnel arrived: run a session over s (tunnel_conn) or end
  * it. label names it for logs (it carries the portal's `origin` claim). */
 typedef void host_accept_fn(struct mrpc_stream *s, const char *label, void *ud);

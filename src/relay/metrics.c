@@ -14,11 +14,13 @@
 #include <sodium.h>
 
 #include "conn.h"
+#include "policy.h"
 #include "portal.h"
 #include "relay.h"
 #include "sched.h"
 #include "store.h"
 #include "tunnel.h"
+#include "util.h"
 
 #ifndef FAIRWAY_VERSION
 #define FAIRWAY_VERSION "0"
@@ -40,21 +42,6 @@ struct users {
 	struct useries other;
 	size_t folded;            /* label values summed into other */
 };
-
-const char *metrics_rate_str(uint64_t bytes_per_s, char *buf, size_t len)
-{
-	double bits = (double)bytes_per_s * 8;
-
-	if (bits >= 1e9)
-		snprintf(buf, len, "%.2fGbit", bits / 1e9);
-	else if (bits >= 1e6)
-		snprintf(buf, len, "%.2fMbit", bits / 1e6);
-	else if (bits >= 1e3)
-		snprintf(buf, len, "%.1fKbit", bits / 1e3);
-	else
-		snprintf(buf, len, "%.0fbit", bits);
-	return buf;
-}
 
 static uint64_t sat_sub(uint64_t a, uint64_t b)
 {
@@ -566,8 +553,8 @@ int metrics_dot(const struct portal *p, struct dot_buf *b)
 		return -ENOMEM;
 	dot_begin(b, "fairway");
 	snprintf(label, sizeof(label), "link\nrate %s\nnow %s\nbacklog %llu B",
-	         paced ? metrics_rate_str(jnum(info, "rate"), r1, sizeof(r1)) : "unshaped",
-	         metrics_rate_str(jnum(info, "cur_rate"), r2, sizeof(r2)),
+	         paced ? policy_rate_str(jnum(info, "rate"), r1, sizeof(r1)) : "unshaped",
+	         policy_rate_str(jnum(info, "cur_rate"), r2, sizeof(r2)),
 	         (unsigned long long)jnum(info, "queued_bytes"));
 	dot_node(b, "link", (struct dot_attr[]){ { "label", label }, { "style", "bold" } }, 2);
 	json_array_foreach(json_object_get(info, "classes"), i, cls) {
@@ -577,23 +564,23 @@ int metrics_dot(const struct portal *p, struct dot_buf *b)
 		snprintf(nid, sizeof(nid), "class %s", jstr(cls, "name"));
 		if (paced)
 			snprintf(label, sizeof(label), "%s\nrate %s ceil %s\nnow %s\nbacklog %llu B\nborrowed %llu B total",
-			         jstr(cls, "name"), metrics_rate_str(rate, r1, sizeof(r1)),
-			         ceil ? metrics_rate_str(ceil, r2, sizeof(r2)) : "link",
-			         metrics_rate_str(cur, r3, sizeof(r3)), (unsigned long long)jnum(cls, "queued_bytes"),
+			         jstr(cls, "name"), policy_rate_str(rate, r1, sizeof(r1)),
+			         ceil ? policy_rate_str(ceil, r2, sizeof(r2)) : "link",
+			         policy_rate_str(cur, r3, sizeof(r3)), (unsigned long long)jnum(cls, "queued_bytes"),
 			         (unsigned long long)jnum(cls, "borrowed"));
 		else
 			snprintf(label, sizeof(label), "%s\nunshaped\nnow %s\nbacklog %llu B", jstr(cls, "name"),
-			         metrics_rate_str(cur, r3, sizeof(r3)), (unsigned long long)jnum(cls, "queued_bytes"));
+			         policy_rate_str(cur, r3, sizeof(r3)), (unsigned long long)jnum(cls, "queued_bytes"));
 		dot_node(b, nid, (struct dot_attr[]){ { "label", label },
 		                                      { "color", borrowing ? "#d95f02" : "black" } }, 2);
 		if (paced) {
-			snprintf(label, sizeof(label), "guarantee %s", metrics_rate_str(cur < rate ? cur : rate, r1, sizeof(r1)));
+			snprintf(label, sizeof(label), "guarantee %s", policy_rate_str(cur < rate ? cur : rate, r1, sizeof(r1)));
 			dot_edge(b, "link", nid, (struct dot_attr[]){ { "label", label } }, 1);
 		} else {
 			dot_edge(b, "link", nid, NULL, 0);
 		}
 		if (borrowing) {
-			snprintf(label, sizeof(label), "borrowing %s", metrics_rate_str(cur - rate, r1, sizeof(r1)));
+			snprintf(label, sizeof(label), "borrowing %s", policy_rate_str(cur - rate, r1, sizeof(r1)));
 			dot_edge(b, "link", nid, (struct dot_attr[]){ { "label", label }, { "style", "dashed" },
 			                                              { "color", "#d95f02" }, { "fontcolor", "#d95f02" } }, 4);
 		}
@@ -601,7 +588,7 @@ int metrics_dot(const struct portal *p, struct dot_buf *b)
 			snprintf(fid, sizeof(fid), "%s / %zu", nid, j);
 			snprintf(label, sizeof(label), "%.9s → %.9s\n%s\nnow %s\nbacklog %llu B",
 			         jstr(fl, "from"), jstr(fl, "to"), jstr(fl, "band"),
-			         metrics_rate_str(jnum(fl, "cur_rate"), r1, sizeof(r1)),
+			         policy_rate_str(jnum(fl, "cur_rate"), r1, sizeof(r1)),
 			         (unsigned long long)jnum(fl, "queued_bytes"));
 			dot_node(b, fid, (struct dot_attr[]){ { "label", label }, { "shape", "ellipse" } }, 2);
 			dot_edge(b, nid, fid, NULL, 0);
@@ -659,14 +646,13 @@ json_t *metrics_share_sample(const struct portal *p, const struct sched_class *c
 		borrowed_rate = (uint64_t)((double)sat_sub(st.borrowed, prev->borrowed) * 1e9 / (double)dt);
 		dsum = sat_sub(st.delay_sum, prev->delay_sum);
 		if (dchunks > 0) {
-			delay_ms = (double)dsum / (double)dchunks / 1e6;
+			delay_ms = util_ms_of_ns(dsum / dchunks);
 			/* the bucket holding the 99th percentile: its upper bound */
 			want = (dchunks * 99 + 99) / 100;
 			for (unsigned j = 0; j <= SCHED_DELAY_NB; j++) {
 				seen += sat_sub(st.delay_hist[j], prev->hist[j]);
 				if (seen >= want) {
-					p99_ms = j < SCHED_DELAY_NB ? (double)sched_delay_bound_ns(j) / 1e6
-					                            : (double)st.delay_max / 1e6;
+					p99_ms = util_ms_of_ns(j < SCHED_DELAY_NB ? sched_delay_bound_ns(j) : st.delay_max);
 					break;
 				}
 			}

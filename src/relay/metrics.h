@@ -86,7 +86,5 @@ struct metrics_proc {
 };
 void metrics_proc_read(struct metrics_proc *out);
 
-/* A rate as tc prints it ("2.00Mbit") into buf; returns buf. */
-const char *metrics_rate_str(uint64_t bytes_per_s, char *buf, size_t len);
 
 #endif

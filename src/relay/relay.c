@@ -23,6 +23,7 @@
 #include "boxs.h"
 #include "conn.h"
 #include "log.h"
+#include "util.h"
 
 /* Block a destination whose connection holds more than this unsent, and
  * unblock it when it is down to DEST_LOW: enough to keep the socket busy
@@ -597,7 +598,7 @@ static json_t *stats_json(const struct sched_stats *st)
 		"cur_rate", (json_int_t)st->cur_rate, "bytes", (json_int_t)st->bytes,
 		"borrowed", (json_int_t)st->borrowed, "queued_bytes", (json_int_t)st->queued_bytes,
 		"queued_chunks", (json_int_t)st->queued_chunks, "over_limit", (json_int_t)st->over_limit,
-		"delay_p50_ms", st->delay_p50 / 1e6, "delay_p99_ms", st->delay_p99 / 1e6,
+		"delay_p50_ms", util_ms_of_ns(st->delay_p50), "delay_p99_ms", util_ms_of_ns(st->delay_p99),
 		"blocks", (json_int_t)st->blocks, "flows", (json_int_t)st->flows);
 }
 

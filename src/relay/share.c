@@ -7,6 +7,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "policy.h"
 
 struct watch {
 	share_report_fn *fn;
@@ -51,10 +52,10 @@ void share_format(json_t *v, char *out, size_t len)
 	}
 	snprintf(out, len, "share: %s guarantee %s ceiling %s rate %s borrowed %s delay %.2fms p99 %.2fms",
 	         user != NULL ? user : "?",
-	         rate_of[0] > 0 ? metrics_rate_str((uint64_t)rate_of[0], g, sizeof(g)) : "unshaped",
-	         rate_of[1] > 0 ? metrics_rate_str((uint64_t)rate_of[1], c, sizeof(c)) : "unshaped",
-	         metrics_rate_str((uint64_t)rate_of[2], r, sizeof(r)),
-	         metrics_rate_str((uint64_t)rate_of[3], b, sizeof(b)),
+	         rate_of[0] > 0 ? policy_rate_str((uint64_t)rate_of[0], g, sizeof(g)) : "unshaped",
+	         rate_of[1] > 0 ? policy_rate_str((uint64_t)rate_of[1], c, sizeof(c)) : "unshaped",
+	         policy_rate_str((uint64_t)rate_of[2], r, sizeof(r)),
+	         policy_rate_str((uint64_t)rate_of[3], b, sizeof(b)),
 	         json_number_value(json_object_get(v, "delay_ms")),
 	         json_number_value(json_object_get(v, "delay_p99_ms")));
 }

@@ -2,7 +2,7 @@
  * is in docs/protocol.md and metrics.h): subscribe on a session with the
  * portal and report the share when it changes.
  *
- *   share: alice guarantee 1.19Mbit ceiling 19.00Mbit rate 6.25Mbit borrowed 5.06Mbit delay 1.20ms p99 4.19ms
+ *   share: alice guarantee 1.19mbit ceiling 19mbit rate 6.25mbit borrowed 5.06mbit delay 1.20ms p99 4.19ms
  *
  * The first sample is reported, then one whose guarantee, ceiling, rate,
  * borrowed rate or delay differs by more than 10 % from the last reported

@@ -216,6 +216,8 @@ got=$("$B" nat --dry-run --lan-net 192.168.1.1/24 --mtu 1500 "$NATCFG" 2>/dev/nu
 expect 2 'unknown command "bogus".*no file of that name' "fairway nat bogus: exit 2, names it" "$B" nat bogus
 expect 2 'cannot open' "fairway nat ./missing.config: exit 2, cannot open" "$B" nat --dry-run ./missing.config
 CAPS_ROOM=1KHLiKZvAvjbY1ziZEHMXawbCEIM6qwjCDm3VYRan/s=
+. tests/cli/reconnect.sh
+. tests/cli/info.sh
 . tests/cli/room.sh
 
 echo "1..$n"

@@ -91,22 +91,22 @@ static void test_example_sfq_tree(void **st)
 	(void)st;
 	/* fairnat.md §3 on DEV_NET: 15 564 line, 778 router, 4 × 3 696 users */
 	has_line(tc, "qdisc add dev ppp0 root handle 1: htb default 3");
-	has_line(tc, "class add dev ppp0 parent 1: classid 1:2 htb rate 15564bps ceil 15564bps quantum 1500");
-	has_line(tc, "class add dev ppp0 parent 1:2 classid 1:3 htb rate 778bps ceil 15564bps quantum 1500 prio 5");
-	has_line(tc, "class add dev ppp0 parent 1:2 classid 1:1 htb rate 14784bps ceil 15564bps quantum 1500");
-	has_line(tc, "class add dev ppp0 parent 1:1 classid 1:20 htb rate 3696bps ceil 15564bps quantum 1500");
-	has_line(tc, "class add dev ppp0 parent 1:1 classid 1:1830 htb rate 3696bps ceil 12800bps quantum 1500");
+	has_line(tc, "class add dev ppp0 parent 1: classid 1:2 htb rate 124512bit ceil 124512bit quantum 1500");
+	has_line(tc, "class add dev ppp0 parent 1:2 classid 1:3 htb rate 6224bit ceil 124512bit quantum 1500 prio 5");
+	has_line(tc, "class add dev ppp0 parent 1:2 classid 1:1 htb rate 118272bit ceil 124512bit quantum 1500");
+	has_line(tc, "class add dev ppp0 parent 1:1 classid 1:20 htb rate 29568bit ceil 124512bit quantum 1500");
+	has_line(tc, "class add dev ppp0 parent 1:1 classid 1:1830 htb rate 29568bit ceil 102400bit quantum 1500");
 	/* PRIO + SFQ perturb 9/10/11 under each user, handles MARK+1.. */
 	has_line(tc, "qdisc add dev ppp0 parent 1:60 handle 60: prio bands 3");
 	has_line(tc, "qdisc add dev ppp0 parent 60:1 handle 61: sfq perturb 9 limit 16");
 	has_line(tc, "qdisc add dev ppp0 parent 60:3 handle 63: sfq perturb 11 limit 16");
 	has_line(tc, "filter add dev ppp0 parent 60: protocol ip prio 1 u32 match ip tos 0x10 0xfc flowid 60:1");
 	/* DEV_LAN: RATE_LAN root, users capped at the download line (Q6) */
-	has_line(tc, "class add dev eth1 parent 1: classid 1:2 htb rate 262144bps ceil 262144bps quantum 1500");
-	has_line(tc, "class add dev eth1 parent 1:2 classid 1:3 htb rate 168756bps ceil 262144bps quantum 1500 prio 5");
-	has_line(tc, "class add dev eth1 parent 1:2 classid 1:1 htb rate 93388bps ceil 93388bps quantum 1500");
-	has_line(tc, "class add dev eth1 parent 1:1 classid 1:20 htb rate 23347bps ceil 93388bps quantum 1500");
-	has_line(tc, "class add dev eth1 parent 1:1 classid 1:1830 htb rate 23347bps ceil 131072bps quantum 1500");
+	has_line(tc, "class add dev eth1 parent 1: classid 1:2 htb rate 2097152bit ceil 2097152bit quantum 1500");
+	has_line(tc, "class add dev eth1 parent 1:2 classid 1:3 htb rate 1350048bit ceil 2097152bit quantum 1500 prio 5");
+	has_line(tc, "class add dev eth1 parent 1:2 classid 1:1 htb rate 747104bit ceil 747104bit quantum 1500");
+	has_line(tc, "class add dev eth1 parent 1:1 classid 1:20 htb rate 186776bit ceil 747104bit quantum 1500");
+	has_line(tc, "class add dev eth1 parent 1:1 classid 1:1830 htb rate 186776bit ceil 1048576bit quantum 1500");
 	/* the firewall: one rule steers each user (PRIO picks the band) */
 	has_line(o->nft.s, "table ip fairnat {");
 	has_line(o->nft.s, "delete table ip fairnat");
@@ -136,9 +136,9 @@ static void test_bands_pfifo(void **st)
 
 	(void)st;
 	/* 3696 = 1108 + 1478 + 1110: bands interactive/normal/bulk */
-	has_line(tc, "class add dev ppp0 parent 1:20 classid 1:21 htb rate 1108bps ceil 15564bps quantum 1500 prio 0");
-	has_line(tc, "class add dev ppp0 parent 1:20 classid 1:22 htb rate 1478bps ceil 15564bps quantum 1500 prio 1");
-	has_line(tc, "class add dev ppp0 parent 1:20 classid 1:23 htb rate 1110bps ceil 15564bps quantum 1500 prio 2");
+	has_line(tc, "class add dev ppp0 parent 1:20 classid 1:21 htb rate 8864bit ceil 124512bit quantum 1500 prio 0");
+	has_line(tc, "class add dev ppp0 parent 1:20 classid 1:22 htb rate 11824bit ceil 124512bit quantum 1500 prio 1");
+	has_line(tc, "class add dev ppp0 parent 1:20 classid 1:23 htb rate 8880bit ceil 124512bit quantum 1500 prio 2");
 	has_line(tc, "qdisc add dev ppp0 parent 1:21 handle 21: pfifo limit 16");
 	has_line(tc, "qdisc add dev ppp0 parent 1:3 handle 2: pfifo limit 16");
 	assert_null(strstr(tc, "prio bands"));
@@ -180,8 +180,8 @@ static void test_wonder(void **st)
 
 	(void)st;
 	/* children at the ceil and 9/10 of it (Q5), burst 6k, sfq perturb 10 */
-	has_line(o->tc.s, "class add dev ppp0 parent 1:20 classid 1:21 htb rate 15564bps ceil 15564bps burst 6k quantum 1500 prio 1");
-	has_line(o->tc.s, "class add dev ppp0 parent 1:20 classid 1:22 htb rate 14007bps ceil 14007bps burst 6k quantum 1500 prio 2");
+	has_line(o->tc.s, "class add dev ppp0 parent 1:20 classid 1:21 htb rate 124512bit ceil 124512bit burst 6k quantum 1500 prio 1");
+	has_line(o->tc.s, "class add dev ppp0 parent 1:20 classid 1:22 htb rate 112056bit ceil 112056bit burst 6k quantum 1500 prio 2");
 	has_line(o->tc.s, "qdisc add dev ppp0 parent 1:22 handle 22: sfq perturb 10 limit 16");
 	has_line(o->nft.s, "oifname \"ppp0\" ip saddr { 192.168.1.3 } meta priority set ip dscp map { 0x04 : 1:31, 0x02 : 1:32 }");
 	done(o);
@@ -195,7 +195,7 @@ static void test_borrow_ipp2p_hacks(void **st)
 
 	(void)st;
 	/* BORROW=0: ceil = rate; 1 user gets 95% of the line */
-	has_line(o->tc.s, "class add dev ppp0 parent 1:1 classid 1:20 htb rate 14785bps ceil 14785bps quantum 1500 mpu 106 overhead 8");
+	has_line(o->tc.s, "class add dev ppp0 parent 1:1 classid 1:20 htb rate 118280bit ceil 118280bit quantum 1500 mpu 106 overhead 8");
 	/* QOS_DOWN off: nothing on eth1 */
 	assert_null(strstr(o->tc.s, "dev eth1"));
 	assert_null(strstr(o->nft.s, "oifname \"eth1\""));
