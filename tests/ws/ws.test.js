@@ -19,11 +19,11 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { createRequire } = require('node:module')
 const L = require('../portal/lib')
+const W = require('./lib')
 
 const jsRequire = createRequire(path.join(__dirname, '..', 'interop', 'package.json'))
 const SecretStack = jsRequire('secret-stack')
 const WS = jsRequire('multiserver/plugins/ws')
-let gateSeq = 0
 
 // secret-stack 6 knows net and onion; ws is multiserver's plugin, added
 // the way ssb-ws adds it.
@@ -44,59 +44,11 @@ const remoteManifest = {
 let s
 before(() => { s = L.scratch('ws', ['room', 'host', 'caller']) })
 after(async () => {
-  try { await L.closeAll() } finally { L.killAll(); s.cleanup() }
+  try { await L.closeAll(); await W.stopGates() } finally { L.killAll(); s.cleanup() }
 })
 
-const gates = []
-after(async () => { for (const g of gates) await g.stop() })
-
-// Starts a portal with --http; resolves {net, ws, wsPort, stderr(), stop()}.
-function startGate (extra = []) {
-  return new Promise((resolve, reject) => {
-    const db = path.join(s.dir, `ws-room-${++gateSeq}.db`)
-    const child = spawn(L.FAIRWAY, ['portal', '--listen', '127.0.0.1:0', '--secret', s.ids.room.secret,
-      '--caps', L.CAPS, '--db', db, '--http', '127.0.0.1:0', '--ctl', 'none', '--privacy', 'open', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
-    const g = {
-      stderr: () => err,
-      async stop () {
-        if (child.exitCode === null && child.signalCode === null) {
-          try { process.kill(child.pid, 'SIGTERM') } catch (_) {}
-        }
-        const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL') } catch (_) {} }, 5000)
-        const r = await exited
-        clearTimeout(t)
-        return r
-      }
-    }
-    gates.push(g)
-    child.stderr.setEncoding('utf8')
-    child.stdout.setEncoding('utf8')
-    child.stderr.on('data', (d) => { err += d })
-    child.stdout.on('data', (d) => {
-      out += d
-      const lines = out.split('\n')
-      if (lines.length < 3) return
-      g.net = lines[0]
-      g.ws = lines[1]
-      const m = /^ws:\/\/127\.0\.0\.1:(\d+)~shs:[A-Za-z0-9+/]{43}=$/.exec(g.ws)
-      if (!m || !g.net.startsWith('net:127.0.0.1:')) return reject(new Error(`bad address lines: ${out}`))
-      g.wsPort = Number(m[1])
-      resolve(g)
-    })
-    exited.then((r) => reject(new Error(`fairway portal exited (${r.code}/${r.signal}):\n${err}`)))
-  })
-}
-
-async function startHost (portalAddr) {
-  const h = L.spawnFairway(s, ['host', '--portal', portalAddr, '--secret', s.ids.host.secret, '--caps', L.CAPS])
-  h.tunnel = await L.withTimeout(h.line, 8000, 'the host announcing itself')
-  assert.match(h.tunnel, /^tunnel:@[A-Za-z0-9+/]{43}=\.ed25519:@[A-Za-z0-9+/]{43}=\.ed25519~shs:/)
-  return h
-}
+const startGate = (extra = []) => W.startGate(s, extra)
+const startHost = (portalAddr) => W.startHost(s, portalAddr)
 
 const ping = (tunnel, portalAddr) =>
   L.fw(s, ['ping', tunnel, '--portal', portalAddr, '--secret', s.ids.caller.secret,
@@ -275,24 +227,8 @@ test('a refused upgrade and wss:// are clear errors', { timeout: 20000 }, async 
   assert.match(w.stderr, /wss:\/\/ needs TLS.*local TLS proxy/)
 })
 
-// A TCP service that sends size random bytes to whoever connects and
-// resolves their sha256; and a client that reads a port to its end.
-async function bulkService (size) {
-  const data = crypto.randomBytes(size)
-  const srv = net.createServer((c) => { c.on('error', () => {}); c.end(data) })
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  return { srv, port: srv.address().port, sha: crypto.createHash('sha256').update(data).digest('hex') }
-}
-function readAll (port) {
-  return new Promise((resolve, reject) => {
-    const h = crypto.createHash('sha256')
-    let n = 0
-    const c = net.connect({ host: '127.0.0.1', port })
-    c.on('data', (d) => { h.update(d); n += d.length })
-    c.on('end', () => resolve({ n, sha: h.digest('hex') }))
-    c.on('error', reject)
-  })
-}
+const bulkService = W.bulkService
+const readAll = W.readAll
 
 async function bulk (hostVia, connectVia) {
   const size = 16 << 20
