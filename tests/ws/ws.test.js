@@ -339,7 +339,7 @@ test('X-Forwarded-For: ignored from an untrusted peer, its last hop used (per-ad
     for (const c of [a, b]) await L.waitFor(() => c.data().length > 0, 3000, 'an answer')
     const c = await wsRaw(t.wsPort, Buffer.alloc(0), 'X-Forwarded-For: 10.0.0.1\r\n')
     await L.withTimeout(c.closed, 3000, 'the second connection from 10.0.0.1 being closed')
-    await L.waitFor(() => /10\.0\.0\.1:0 closed: too many connections from this address|10\.0\.0\.1.*too many connections/.test(t.stderr()), 3000, 'the limit naming 10.0.0.1')
+    await L.waitFor(() => /10\.0\.0\.1:0 closed: too many connections from this address/.test(t.stderr()), 3000, 'the limit naming 10.0.0.1')
     assert.ok(!/6\.6\.6\.6/.test(t.stderr()), t.stderr())
     assert.equal(a.sock.destroyed, false)
     assert.equal(b.sock.destroyed, false)
