@@ -53,6 +53,8 @@ struct settings {
 	char *store_name;               /* the room store's name (owned), NULL: none */
 	char http[POLICY_PATH_MAX];       /* web server HOST:PORT, "" = off */
 	char public_url[POLICY_PATH_MAX]; /* "" = http://<http> */
+	char trust_proxy[POLICY_PATH_MAX]; /* trust-proxy list ("" none) */
+	char ws_origin[POLICY_PATH_MAX];   /* ws-origin list ("" any) */
 };
 
 /* What the command line said, applied over the file. */
@@ -68,6 +70,7 @@ struct overrides {
 	uint8_t (*members)[32], (*denied)[32];
 	size_t n_members, n_denied;
 	const char *http, *public_url;
+	const char *trust_proxy, *ws_origin;
 	const char *metrics;            /* --metrics HOST:PORT, NULL: /metrics on --http */
 };
 
@@ -78,6 +81,7 @@ struct portal_run {
 	struct http *http;     /* --http: the web server, NULL if off */
 	struct web *web;
 	struct http *mhttp;    /* --metrics: /metrics on a listener of its own */
+	struct wsup *wsup;     /* WebSocket upgrades on http (Origin, proxies) */
 	char metrics_url[320];
 	const char *policy_path;
 	const struct overrides *ov;
@@ -261,6 +265,8 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	n.metrics_max_users = pol.portal.metrics_max_users;
 	snprintf(n.http, sizeof(n.http), "%s", pol.portal.http);
 	snprintf(n.public_url, sizeof(n.public_url), "%s", pol.portal.public_url);
+	snprintf(n.trust_proxy, sizeof(n.trust_proxy), "%s", pol.portal.trust_proxy);
+	snprintf(n.ws_origin, sizeof(n.ws_origin), "%s", pol.portal.ws_origin);
 	/* Members are the identities of the policy's users. */
 	for (size_t u = 0; u < pol.n_users && rc == 0; u++)
 		for (size_t i = 0; i < pol.users[u].n_ids && rc == 0; i++)
@@ -312,6 +318,10 @@ static int settings_override(struct settings *s, const struct overrides *o)
 		snprintf(s->http, sizeof(s->http), "%s", o->http);
 	if (o->public_url != NULL)
 		snprintf(s->public_url, sizeof(s->public_url), "%s", o->public_url);
+	if (o->trust_proxy != NULL)
+		snprintf(s->trust_proxy, sizeof(s->trust_proxy), "%s", o->trust_proxy);
+	if (o->ws_origin != NULL)
+		snprintf(s->ws_origin, sizeof(s->ws_origin), "%s", o->ws_origin);
 	for (size_t i = 0; i < o->n_members; i++)
 		if (add_key(&s->members, &s->n_members, o->members[i]) != 0)
 			return -1;
@@ -444,8 +454,9 @@ static json_t *reload(struct portal_run *run)
 		log_warn("reload: listen changed to %s; that takes a restart", next.listen);
 	if (strcmp(next.db, run->cur.db) != 0)
 		log_warn("reload: db changed to %s; that takes a restart", next.db[0] ? next.db : "(none)");
-	if (strcmp(next.http, run->cur.http) != 0 || strcmp(next.public_url, run->cur.public_url) != 0)
-		log_warn("reload: http or public-url changed; that takes a restart");
+	if (strcmp(next.http, run->cur.http) != 0 || strcmp(next.public_url, run->cur.public_url) != 0 ||
+	    strcmp(next.trust_proxy, run->cur.trust_proxy) != 0 || strcmp(next.ws_origin, run->cur.ws_origin) != 0)
+		log_warn("reload: http, public-url, trust-proxy or ws-origin changed; that takes a restart");
 	if (strcmp(next.advertise, run->cur.advertise) != 0)
 		log_warn("reload: advertise changed to %s; that takes a restart", next.advertise);
 	settings_to_cfg(&next, &cfg);
@@ -584,6 +595,8 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "public-url", required_argument, NULL, 21 },
 		{ "metrics", required_argument, NULL, 22 },
 		{ "advertise", required_argument, NULL, 23 },
+		{ "trust-proxy", required_argument, NULL, 24 },
+		{ "ws-origin", required_argument, NULL, 25 },
 		{ NULL, 0, NULL, 0 },
 	};
 	int ch, rc = 0;
@@ -610,6 +623,8 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 21: o->public_url = optarg; break;
 		case 22: o->metrics = optarg; break;
 		case 23: o->advertise = optarg; break;
+		case 24: o->trust_proxy = optarg; break;
+		case 25: o->ws_origin = optarg; break;
 		case 5: o->multihop = true; break;
 		case 't':
 			rc = cli_parse_duration("portal", "--handshake-timeout", optarg, 3600000, &o->handshake_ms);
@@ -729,7 +744,10 @@ static int start_web(struct portal_run *run, uv_loop_t *loop, const struct keys 
 	}
 	hcfg.host = web_host;
 	hcfg.port = port;
-	hcfg.per_ip = run->cur.limits.conns_per_ip;   /* one limit for both listeners */
+	/* One limit for both listeners; behind a trusted proxy every
+	 * connection comes from the proxy, so the portal applies it to the
+	 * forwarded addresses instead. */
+	hcfg.per_ip = run->cur.trust_proxy[0] != '\0' ? 0 : run->cur.limits.conns_per_ip;
 	rc = http_start(&hcfg, &run->http, err, sizeof(err));
 	if (rc != 0) {
 		fprintf(stderr, "fairway portal: %s\n", err);
@@ -757,7 +775,12 @@ static int start_web(struct portal_run *run, uv_loop_t *loop, const struct keys 
 	keys_pk_format_b64(b64, id->pk);
 	snprintf(msaddr, sizeof(msaddr), "net:%s:%u~shs:%s", domain, self.port, b64);
 	pcfg->public_url = url;
-	wsup_attach(run->http, run->portal);   /* SSB over WebSocket, any path */
+	/* SSB over WebSocket, any path */
+	if (wsup_attach(run->http, run->portal, run->cur.ws_origin, run->cur.trust_proxy, &run->wsup,
+	                err, sizeof(err)) != 0) {
+		fprintf(stderr, "fairway portal: %s\n", err);
+		return EXIT_USAGE;
+	}
 	portal_set_public_url(run->portal, url);
 	run->public_url = url;   /* invite links made over the control socket */
 	wcfg.http = run->http;
@@ -966,6 +989,7 @@ out:
 	if (have_id)
 		keys_wipe(&id);
 	settings_free(&run.cur);
+	wsup_free(run.wsup);   /* after http_free: its upgrades point here */
 	free(ov.members);
 	free(ov.denied);
 	store_close(store);

@@ -23,7 +23,7 @@ static const struct command commands[] = {
 	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
 	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
 	  "           [--metrics-max-users N] [--metrics HOST:PORT] [--db FILE] [--http HOST:PORT]\n"
-	  "           [--public-url URL]",
+	  "           [--public-url URL] [--trust-proxy ADDR[,ADDR]...] [--ws-origin ORIGIN[,ORIGIN]...]",
 	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its ws:// address and http:// URL)" },
 	{ "host", cmd_host, "--portal ADDR [--expose NAME=HOST:PORT]... [--secret FILE] [--caps B64]",
 	  "be reachable through a portal; prints its tunnel:…~shs:… address once announced" },

@@ -202,6 +202,8 @@ struct policy_portal {
 	unsigned metrics_max_users;
 	char http[POLICY_PATH_MAX];       /* HOST:PORT of the web server ("" = off) */
 	char public_url[POLICY_PATH_MAX]; /* base of every link ("" = http://<http>) */
+	char trust_proxy[POLICY_PATH_MAX]; /* IPs whose X-Forwarded-For counts ("" = none) */
+	char ws_origin[POLICY_PATH_MAX];   /* Origins a WebSocket may come from ("" = any) */
 };
 
 struct policy {

@@ -22,7 +22,7 @@ enum gkey {
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LAN_NET6,
 	K_LISTEN, K_ADVERTISE, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K_HTTP, K_PUBLIC_URL, K__COUNT
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K_HTTP, K_PUBLIC_URL, K_TRUST_PROXY, K_WS_ORIGIN, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -55,6 +55,7 @@ static const struct {
 	[K_DB] = { "db", S_PORTAL },
 	[K_METRICS_MAX_USERS] = { "metrics-max-users", S_PORTAL },
 	[K_HTTP] = { "http", S_PORTAL }, [K_PUBLIC_URL] = { "public-url", S_PORTAL },
+	[K_TRUST_PROXY] = { "trust-proxy", S_PORTAL }, [K_WS_ORIGIN] = { "ws-origin", S_PORTAL },
 };
 
 struct ini_ctx {
@@ -407,6 +408,16 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 			     "https://…, without query or fragment, got \"%s\"", val);
 		else
 			snprintf(p->portal.public_url, sizeof(p->portal.public_url), "%s", val);
+		break;
+	case K_TRUST_PROXY:
+	case K_WS_ORIGIN:
+		/* comma lists, checked entry by entry where they are used
+		 * (wsup_attach) */
+		if (strlen(val) >= sizeof(p->portal.trust_proxy) || strpbrk(val, "\"'<>") != NULL)
+			perr(p, c->cur_line, "%s: expected a comma-separated list, got \"%s\"", name, val);
+		else
+			snprintf(k == K_TRUST_PROXY ? p->portal.trust_proxy : p->portal.ws_origin,
+			         sizeof(p->portal.trust_proxy), "%s", val);
 		break;
 	case K_METRICS_MAX_USERS:
 		if (!policy_parse_uint(val, 1000000, &v) || v == 0)

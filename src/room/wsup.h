@@ -13,14 +13,32 @@
  * libmicrohttpd then hands over the socket and the bytes it read past the
  * head; they go to portal_accept_ws(), which makes the session a peer like
  * a TCP one (wsconn.c: wslay framing, keep-alive pings, close codes).
- * Anything else is refused with 400 (426 with the version we speak). */
+ * Anything else is refused with 400 (426 with the version we speak).
+ *
+ * Two operator settings (ws-origin, trust-proxy):
+ *   - origins: "https://a.example,https://b.example"; an upgrade whose
+ *     Origin header is none of them gets 403 and one log line ("" = any
+ *     page may connect: SHS authenticates the peer, not the page).
+ *   - trusted proxies: "127.0.0.1,::1"; only an upgrade arriving from one
+ *     of them has its X-Forwarded-For believed, and then only the last hop
+ *     (the one the trusted proxy appended: "X-Forwarded-For: spoof, 203.0.113.7"
+ *     → 203.0.113.7). That address is the peer's for the per-address limit,
+ *     admission and the logs. From anyone else the header is ignored. */
 #ifndef FAIRWAY_WSUP_H
 #define FAIRWAY_WSUP_H
 
+#include <stddef.h>
+
 struct http;
 struct portal;
+struct wsup;
 
-/* Serves upgrades on h for p (both borrowed, p outlives h's connections). */
-void wsup_attach(struct http *h, struct portal *p);
+/* Checks origins and trusted (comma lists as above; NULL or "" = none)
+ * and serves upgrades on h for p (both borrowed, p outlives h's
+ * connections). *out is the caller's, freed with wsup_free after h
+ * stopped. 0, or -EINVAL with a reason in err naming the bad entry. */
+int wsup_attach(struct http *h, struct portal *p, const char *origins, const char *trusted,
+                struct wsup **out, char *err, size_t errlen);
+void wsup_free(struct wsup *w);
 
 #endif

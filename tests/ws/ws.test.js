@@ -19,11 +19,11 @@ const path = require('node:path')
 const { spawn } = require('node:child_process')
 const { createRequire } = require('node:module')
 const L = require('../portal/lib')
+const W = require('./lib')
 
 const jsRequire = createRequire(path.join(__dirname, '..', 'interop', 'package.json'))
 const SecretStack = jsRequire('secret-stack')
 const WS = jsRequire('multiserver/plugins/ws')
-let gateSeq = 0
 
 // secret-stack 6 knows net and onion; ws is multiserver's plugin, added
 // the way ssb-ws adds it.
@@ -44,59 +44,11 @@ const remoteManifest = {
 let s
 before(() => { s = L.scratch('ws', ['room', 'host', 'caller']) })
 after(async () => {
-  try { await L.closeAll() } finally { L.killAll(); s.cleanup() }
+  try { await L.closeAll(); await W.stopGates() } finally { L.killAll(); s.cleanup() }
 })
 
-const gates = []
-after(async () => { for (const g of gates) await g.stop() })
-
-// Starts a portal with --http; resolves {net, ws, wsPort, stderr(), stop()}.
-function startGate (extra = []) {
-  return new Promise((resolve, reject) => {
-    const db = path.join(s.dir, `ws-room-${++gateSeq}.db`)
-    const child = spawn(L.FAIRWAY, ['portal', '--listen', '127.0.0.1:0', '--secret', s.ids.room.secret,
-      '--caps', L.CAPS, '--db', db, '--http', '127.0.0.1:0', '--ctl', 'none', '--privacy', 'open', ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
-    const g = {
-      stderr: () => err,
-      async stop () {
-        if (child.exitCode === null && child.signalCode === null) {
-          try { process.kill(child.pid, 'SIGTERM') } catch (_) {}
-        }
-        const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL') } catch (_) {} }, 5000)
-        const r = await exited
-        clearTimeout(t)
-        return r
-      }
-    }
-    gates.push(g)
-    child.stderr.setEncoding('utf8')
-    child.stdout.setEncoding('utf8')
-    child.stderr.on('data', (d) => { err += d })
-    child.stdout.on('data', (d) => {
-      out += d
-      const lines = out.split('\n')
-      if (lines.length < 3) return
-      g.net = lines[0]
-      g.ws = lines[1]
-      const m = /^ws:\/\/127\.0\.0\.1:(\d+)~shs:[A-Za-z0-9+/]{43}=$/.exec(g.ws)
-      if (!m || !g.net.startsWith('net:127.0.0.1:')) return reject(new Error(`bad address lines: ${out}`))
-      g.wsPort = Number(m[1])
-      resolve(g)
-    })
-    exited.then((r) => reject(new Error(`fairway portal exited (${r.code}/${r.signal}):\n${err}`)))
-  })
-}
-
-async function startHost (portalAddr) {
-  const h = L.spawnFairway(s, ['host', '--portal', portalAddr, '--secret', s.ids.host.secret, '--caps', L.CAPS])
-  h.tunnel = await L.withTimeout(h.line, 8000, 'the host announcing itself')
-  assert.match(h.tunnel, /^tunnel:@[A-Za-z0-9+/]{43}=\.ed25519:@[A-Za-z0-9+/]{43}=\.ed25519~shs:/)
-  return h
-}
+const startGate = (extra = []) => W.startGate(s, extra)
+const startHost = (portalAddr) => W.startHost(s, portalAddr)
 
 const ping = (tunnel, portalAddr) =>
   L.fw(s, ['ping', tunnel, '--portal', portalAddr, '--secret', s.ids.caller.secret,
@@ -178,7 +130,7 @@ function frame (op, payload, { mask = true, len } = {}) {
 
 // Upgrades a raw socket through the gate and sends frames right behind
 // the request (they reach portal_accept_ws as the extra bytes).
-function wsRaw (port, frames = Buffer.alloc(0)) {
+function wsRaw (port, frames = Buffer.alloc(0), headers = '') {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: '127.0.0.1', port })
     const chunks = []
@@ -189,7 +141,7 @@ function wsRaw (port, frames = Buffer.alloc(0)) {
       const key = crypto.randomBytes(16).toString('base64')
       sock.write(Buffer.concat([Buffer.from(`GET / HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n` +
         `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\n` +
-        'Sec-WebSocket-Version: 13\r\n\r\n'), frames]))
+        'Sec-WebSocket-Version: 13\r\n' + headers + '\r\n'), frames]))
       resolve({ sock, closed, data: () => Buffer.concat(chunks), localPort: sock.localPort })
     })
     sock.once('error', reject)
@@ -275,24 +227,8 @@ test('a refused upgrade and wss:// are clear errors', { timeout: 20000 }, async 
   assert.match(w.stderr, /wss:\/\/ needs TLS.*local TLS proxy/)
 })
 
-// A TCP service that sends size random bytes to whoever connects and
-// resolves their sha256; and a client that reads a port to its end.
-async function bulkService (size) {
-  const data = crypto.randomBytes(size)
-  const srv = net.createServer((c) => { c.on('error', () => {}); c.end(data) })
-  await new Promise((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  return { srv, port: srv.address().port, sha: crypto.createHash('sha256').update(data).digest('hex') }
-}
-function readAll (port) {
-  return new Promise((resolve, reject) => {
-    const h = crypto.createHash('sha256')
-    let n = 0
-    const c = net.connect({ host: '127.0.0.1', port })
-    c.on('data', (d) => { h.update(d); n += d.length })
-    c.on('end', () => resolve({ n, sha: h.digest('hex') }))
-    c.on('error', reject)
-  })
-}
+const bulkService = W.bulkService
+const readAll = W.readAll
 
 async function bulk (hostVia, connectVia) {
   const size = 16 << 20
@@ -354,5 +290,61 @@ test('a server that accepts and never answers the upgrade: the client gives up a
   } finally {
     for (const c of held) c.destroy()
     srv.close()
+  }
+})
+
+test('--ws-origin: another Origin gets 403 and one log line; a listed one is let in', { timeout: 20000 }, async () => {
+  const g = await startGate(['--ws-origin', 'https://good.example, http://127.0.0.1:8080'])
+  try {
+    const bad = await wsRaw(g.wsPort, Buffer.alloc(0), 'Origin: https://evil.example\r\n')
+    await L.waitFor(() => bad.data().length > 0, 3000, 'an answer')
+    assert.match(bad.data().toString('latin1'), /^HTTP\/1\.1 403 /)
+    await L.waitFor(() => /refused: Origin https:\/\/evil\.example is not in ws-origin/.test(g.stderr()), 2000, 'the log line')
+    assert.equal(L.countLines(g.stderr(), /evil\.example/), 1)
+    const none = await wsRaw(g.wsPort)
+    await L.waitFor(() => none.data().length > 0, 3000, 'an answer')
+    assert.match(none.data().toString('latin1'), /^HTTP\/1\.1 403 /)
+    for (const o of ['https://good.example', 'http://127.0.0.1:8080']) {
+      const ok = await wsRaw(g.wsPort, Buffer.alloc(0), `Origin: ${o}\r\n`)
+      await L.waitFor(() => ok.data().length > 0, 3000, 'an answer')
+      assert.match(ok.data().toString('latin1'), /^HTTP\/1\.1 101 /)
+      ok.sock.destroy()
+    }
+    bad.sock.destroy(); none.sock.destroy()
+  } finally {
+    await g.stop()
+  }
+  const r = await L.fw(s, ['portal', '--listen', '127.0.0.1:0', '--secret', s.ids.room.secret, '--caps', L.CAPS,
+    '--db', `${s.dir}/bad-origin.db`, '--http', '127.0.0.1:0', '--ctl', 'none', '--ws-origin', 'good.example'])
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /ws-origin: "good\.example" is not an origin/)
+})
+
+test('X-Forwarded-For: ignored from an untrusted peer, its last hop used (per-address limit too) from a --trust-proxy one', { timeout: 20000 }, async () => {
+  const g = await startGate(['--max-conns-per-ip', '1'])
+  try {
+    const a = await wsRaw(g.wsPort, Buffer.alloc(0), 'X-Forwarded-For: 10.9.9.9\r\n')
+    await L.waitFor(() => a.data().length > 0, 3000, 'an answer')
+    a.sock.destroy()
+    await L.waitFor(() => new RegExp(`connection 127\\.0\\.0\\.1:${a.localPort} closed`).test(g.stderr()), 3000, 'the close naming the socket\'s address')
+    assert.ok(!/10\.9\.9\.9/.test(g.stderr()), g.stderr())
+  } finally {
+    await g.stop()
+  }
+  const t = await startGate(['--max-conns-per-ip', '1', '--trust-proxy', '192.0.2.1,127.0.0.1'])
+  try {
+    // what the client claims first is not believed: the proxy's hop is last
+    const a = await wsRaw(t.wsPort, Buffer.alloc(0), 'X-Forwarded-For: 6.6.6.6, 10.0.0.1\r\n')
+    const b = await wsRaw(t.wsPort, Buffer.alloc(0), 'X-Forwarded-For: 10.0.0.2\r\n')
+    for (const c of [a, b]) await L.waitFor(() => c.data().length > 0, 3000, 'an answer')
+    const c = await wsRaw(t.wsPort, Buffer.alloc(0), 'X-Forwarded-For: 10.0.0.1\r\n')
+    await L.withTimeout(c.closed, 3000, 'the second connection from 10.0.0.1 being closed')
+    await L.waitFor(() => /10\.0\.0\.1:0 closed: too many connections from this address/.test(t.stderr()), 3000, 'the limit naming 10.0.0.1')
+    assert.ok(!/6\.6\.6\.6/.test(t.stderr()), t.stderr())
+    assert.equal(a.sock.destroyed, false)
+    assert.equal(b.sock.destroyed, false)
+    a.sock.destroy(); b.sock.destroy()
+  } finally {
+    await t.stop()
   }
 })
