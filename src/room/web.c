@@ -20,6 +20,7 @@ struct web {
 	char base_path[WEB_URL_MAX];   /* path part of public_url ("" or "/room") */
 	char domain[256];              /* host of public_url: aliases are NAME.domain */
 	char msaddr[WEB_URL_MAX];
+	char wsaddr[WEB_URL_MAX];      /* ws(s)://<public host[:port]>~shs:KEY, for browser peers */
 	char room_id[KEYS_ID_LEN + 1];
 	struct rate rate;              /* invite claims and creation */
 };
@@ -393,6 +394,9 @@ static enum MHD_Result on_landing(struct http_req *r)
 		        "tap.</p>\n");
 	page_puts(&b, "<p>Room address, for apps that ask for one:</p><p><code id=\"room-address\">");
 	page_html(&b, w->msaddr, false);
+	page_puts(&b, "</code></p>\n<p>For browser peers (SSB over WebSocket):</p>"
+	        "<p><code id=\"ws-address\">");
+	page_html(&b, w->wsaddr, false);
 	page_puts(&b, "</code></p></section>\n");
 	notice(w, &b, "notice.news", "News");
 	notice(w, &b, "notice.code-of-conduct", "Code of conduct");
@@ -761,6 +765,17 @@ int web_start(const struct web_cfg *cfg, struct web **out, char *err, size_t err
 	p += strcspn(p, "/");
 	snprintf(w->base_path, sizeof(w->base_path), "%s", p);
 	snprintf(w->msaddr, sizeof(w->msaddr), "%s", cfg->msaddr);
+	{
+		/* The WebSocket address browsers use: the public URL's scheme and
+		 * host[:port] (upgrades are served on any path, so none is given),
+		 * as fairway portal prints it: https://room.example →
+		 * wss://room.example~shs:KEY, http://H:P → ws://H:P~shs:KEY. */
+		const char *hp = strstr(w->public_url, "://") + 3, *key = strstr(w->msaddr, "~shs:");
+
+		snprintf(w->wsaddr, sizeof(w->wsaddr), "%s://%.*s%s",
+		         strncmp(w->public_url, "https:", 6) == 0 ? "wss" : "ws",
+		         (int)strcspn(hp, "/"), hp, key != NULL ? key : "");
+	}
 	keys_id_format(w->room_id, cfg->id->pk);
 #define ROUTE(m, path, match, fn) \
 	if (rc == 0) rc = http_route(cfg->http, m, path, match, fn, w)

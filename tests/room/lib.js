@@ -83,8 +83,9 @@ function startPortal ({ dir, secret, db, extra = [], readyMs = 10000 }) {
         reject(new Error(`unexpected address lines '${addr}' '${url}'`))
         return
       }
+      const wss = lines.slice(2, at).find((l) => l.startsWith('wss://'))
       resolve({
-        child, addr, ws, url, exited,
+        child, addr, ws, wss, url, exited,
         stderr: () => err,
         stop: async () => {
           if (child.exitCode === null && child.signalCode === null) {
@@ -102,9 +103,9 @@ function startPortal ({ dir, secret, db, extra = [], readyMs = 10000 }) {
 }
 
 // fairway ARGS… to completion with a deadline.
-function runFairway (args, { timeoutMs = 12000 } = {}) {
+function runFairway (args, { timeoutMs = 12000, env = {} } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(FAIRWAY, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(FAIRWAY, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } })
     children.set(child.pid, child)
     let stdout = ''; let stderr = ''
     child.stdout.on('data', (d) => { stdout += d })

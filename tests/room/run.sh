@@ -7,4 +7,4 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$1" && pwd)
 [ -x "$build/room_fixture" ] || { echo "room: $build/room_fixture is missing (ninja -C $1)" >&2; exit 2; }
-exec "$here/../node-run.sh" room "$here" "$1" 2 300 120000 "$here"
+exec "$here/../node-run.sh" room "$here" "$1" 2 300 120000 "$here" "$here/../interop"
