@@ -399,7 +399,15 @@ int cmd_connect(int argc, char **argv)
 	struct session_run r = { .ready = connect_ready };
 	int rc = setup(&r, argc, argv, "L:v", more, connect_opt);
 
-	if (rc != 0 || (rc = connect_bind(&r)) != 0)
+	if (rc != 0)
 		return rc;
+	if ((rc = connect_bind(&r)) != 0) {
+		/* setup() made the API and loaded the key: give both back (the
+		 * soak's LeakSanitizer found this on "address already in use") */
+		uv_loop_close(r.loop);
+		mrpc_api_free(r.api);
+		keys_wipe(&r.id);
+		return rc;
+	}
 	return run_session(&r);
 }
