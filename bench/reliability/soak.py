@@ -58,11 +58,10 @@ def problem(kind, **d):
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(('127.0.0.1', 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A port free now (another process may take it before the client's
+    -L binds it: that client fails to start and counts as connect_failed)."""
+    with socket.create_server(('127.0.0.1', 0)) as srv:
+        return srv.getsockname()[1]
 
 
 async def spawn(name, *args):
@@ -102,37 +101,30 @@ def kill(proc, sig):
 
 # ---- the services the host exposes ----------------------------------------
 
-async def echo_service(r, w):
-    try:
-        while True:
-            d = await r.read(65536)
-            if not d:
-                break
-            w.write(d)
+def service(echo):
+    """A service for the host to expose: echo (bytes back as they come, EOF
+    after the app's EOF) or reply (sha256 hex of all it got, after EOF)."""
+    async def serve(r, w):
+        h = hashlib.sha256()
+        try:
+            while True:
+                d = await r.read(65536)
+                if not d:
+                    break
+                if echo:
+                    w.write(d)
+                    await w.drain()
+                else:
+                    h.update(d)
+            if not echo:
+                w.write(h.hexdigest().encode())
+            w.write_eof()
             await w.drain()
-        w.write_eof()
-        await w.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        w.close()
-
-
-async def reply_service(r, w):
-    h = hashlib.sha256()
-    try:
-        while True:
-            d = await r.read(65536)
-            if not d:
-                break
-            h.update(d)
-        w.write(h.hexdigest().encode())
-        w.write_eof()
-        await w.drain()
-    except (ConnectionError, OSError):
-        pass
-    finally:
-        w.close()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            w.close()
+    return serve
 
 
 # ---- portal and host ------------------------------------------------------
@@ -356,8 +348,8 @@ async def main():
     global LOG
     os.makedirs(os.path.join(DIR, 'logs'), exist_ok=True)
     LOG = open(os.path.join(DIR, 'logs', 'soak.log'), 'a')
-    echo = await asyncio.start_server(echo_service, '127.0.0.1', 0)
-    reply = await asyncio.start_server(reply_service, '127.0.0.1', 0)
+    echo = await asyncio.start_server(service(True), '127.0.0.1', 0)
+    reply = await asyncio.start_server(service(False), '127.0.0.1', 0)
     ep, rp = echo.sockets[0].getsockname()[1], reply.sockets[0].getsockname()[1]
     sc = Scene()
     sc.up = asyncio.Event()
