@@ -9,6 +9,9 @@ set -eu
 build=$(cd "${1:?usage: $0 BUILD_DIR [HOSTS [PORTAL_ARGS…]]}" && pwd)
 n=${2:-5000}
 shift $(( $# < 2 ? $# : 2 ))
+# one socket per host in the herd and in the portal, plus some
+need=$((n + 1024))
+[ "$(ulimit -n)" -ge "$need" ] || ulimit -n "$need" || { echo "$0: cannot raise ulimit -n to $need" >&2; exit 2; }
 dir=$(mktemp -d /tmp/fairway-herd.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"' EXIT
 export HOME=$dir FAIRWAY_HOME=$dir/.fairway

@@ -519,8 +519,16 @@ int cmd_connect(int argc, char **argv)
 	struct session_run r = { .ready = connect_ready, .keep = true };
 	int rc = setup(&r, argc, argv, "L:v", more, connect_opt);
 
-	if (rc != 0 || (rc = connect_bind(&r)) != 0)
+	if (rc != 0)
 		return rc;
 	r.keep = r.keep && nfwds > 0;   /* without -L there is nothing to keep */
+	if ((rc = connect_bind(&r)) != 0) {
+		/* setup() made the API and loaded the key: give both back (the
+		 * soak's LeakSanitizer found this on "address already in use") */
+		uv_loop_close(r.loop);
+		mrpc_api_free(r.api);
+		keys_wipe(&r.id);
+		return rc;
+	}
 	return run_session(&r);
 }

@@ -63,7 +63,7 @@ struct overrides {
 	const char *advertise;
 	bool privacy_set;
 	enum portal_privacy privacy;
-	bool conns_set, pending_set, tunnels_set, idle_set, hs_set, multihop;
+	bool conns_set, pending_set, pending_ip_set, tunnels_set, idle_set, hs_set, multihop;
 	struct portal_limits limits;
 	unsigned handshake_ms;
 	unsigned metrics_max_users;     /* 0: not given */
@@ -258,6 +258,7 @@ static int settings_from_policy(struct settings *s, const char *path, char *errs
 	                                                           : PORTAL_OPEN;
 	n.limits.conns_per_ip = pol.portal.conns_per_ip;
 	n.limits.pending_handshakes = pol.portal.pending_handshakes;
+	n.limits.pending_per_ip = pol.portal.pending_per_ip;
 	n.limits.tunnels_per_peer = pol.portal.tunnels_per_peer;
 	n.limits.idle_timeout_ms = pol.portal.idle_timeout_ms;
 	n.limits.allow_multihop = pol.portal.allow_multihop;
@@ -304,6 +305,8 @@ static int settings_override(struct settings *s, const struct overrides *o)
 		s->limits.conns_per_ip = o->limits.conns_per_ip;
 	if (o->pending_set)
 		s->limits.pending_handshakes = o->limits.pending_handshakes;
+	if (o->pending_ip_set)
+		s->limits.pending_per_ip = o->limits.pending_per_ip;
 	if (o->tunnels_set)
 		s->limits.tunnels_per_peer = o->limits.tunnels_per_peer;
 	if (o->idle_set)
@@ -585,6 +588,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		{ "max-conns-per-ip", required_argument, NULL, 1 },
 		{ "max-pending-handshakes", required_argument, NULL, 2 },
 		{ "max-tunnels-per-peer", required_argument, NULL, 3 },
+		{ "pending-per-ip", required_argument, NULL, 10 },
 		{ "idle-timeout", required_argument, NULL, 4 },
 		{ "allow-multihop", no_argument, NULL, 5 },
 		{ "ctl", required_argument, NULL, 6 },
@@ -651,6 +655,7 @@ static int parse_args(int argc, char **argv, struct overrides *o, const char **s
 		case 'd': rc = parse_id_opt("deny", optarg, &o->denied, &o->n_denied); break;
 		case 1: rc = parse_count("--max-conns-per-ip", optarg, &o->limits.conns_per_ip); o->conns_set = true; break;
 		case 2: rc = parse_count("--max-pending-handshakes", optarg, &o->limits.pending_handshakes); o->pending_set = true; break;
+		case 10: rc = parse_count("--pending-per-ip", optarg, &o->limits.pending_per_ip); o->pending_ip_set = true; break;
 		case 3: rc = parse_count("--max-tunnels-per-peer", optarg, &o->limits.tunnels_per_peer); o->tunnels_set = true; break;
 		case 4: rc = cli_parse_duration("portal", "--idle-timeout", optarg, UINT32_MAX, &o->limits.idle_timeout_ms); o->idle_set = true; break;
 		default: rc = EXIT_USAGE;

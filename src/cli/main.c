@@ -20,8 +20,8 @@ static const struct command commands[] = {
 	{ "id", cmd_id, "[--secret FILE]", "print the identity's @…=.ed25519 id" },
 	{ "portal", cmd_portal, "[-c POLICY] [--listen HOST:PORT] [--advertise HOST[:PORT]] [--secret FILE] [--caps B64] [--name NAME]\n"
 	  "           [--privacy open|community|restricted] [--member ID]... [--deny ID]...\n"
-	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--max-tunnels-per-peer N]\n"
-	  "           [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
+	  "           [--max-conns-per-ip N] [--max-pending-handshakes N] [--pending-per-ip N]\n"
+	  "           [--max-tunnels-per-peer N] [--idle-timeout MS] [--handshake-timeout MS] [--allow-multihop] [--via NETADDR]\n"
 	  "           [--metrics-max-users N] [--metrics HOST:PORT] [--db FILE] [--http HOST:PORT]\n"
 	  "           [--public-url URL] [--trust-proxy ADDR[,ADDR]...] [--ws-origin ORIGIN[,ORIGIN]...]",
 	  "run a portal (room); prints its net:…~shs:… address first (then, with --http, its ws:// address and http:// URL)" },

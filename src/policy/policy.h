@@ -192,6 +192,7 @@ struct policy_portal {
 	int *deny_lines;
 	/* limits (0 = none) and timeouts, in milliseconds */
 	unsigned conns_per_ip, pending_handshakes, tunnels_per_peer;
+	unsigned pending_per_ip;     /* 0: pending_handshakes / 32, at least 4 */
 	unsigned idle_timeout_ms, handshake_timeout_ms;
 	bool allow_multihop;
 	/* pace: bulk leaves in batches of this much of the link (sched.h

@@ -21,8 +21,10 @@ enum gkey {
 	K_DEV_LAN, K_DEV_NET, K_RATE_LAN, K_FEATURES, K_CLASS_MODE, K_LEAF, K_BACKEND,
 	K_MSS, K_TTL, K_MPU, K_OVERHEAD, K_PREFIX, K_P2P, K_LAN_NET, K_MTU, K_IPTABLES, K_TC,
 	K_LAN_NET6,
-	K_LISTEN, K_ADVERTISE, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_TUNNELS_PER_PEER,
-	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K_HTTP, K_PUBLIC_URL, K_TRUST_PROXY, K_WS_ORIGIN, K__COUNT
+	K_LISTEN, K_ADVERTISE, K_PRIVACY, K_GUEST, K_NAME, K_CONNS_PER_IP, K_PENDING, K_PENDING_PER_IP,
+	K_TUNNELS_PER_PEER,
+	K_IDLE, K_HANDSHAKE, K_MULTIHOP, K_PACE, K_DB, K_METRICS_MAX_USERS, K_HTTP, K_PUBLIC_URL,
+	K_TRUST_PROXY, K_WS_ORIGIN, K__COUNT
 };
 
 enum scope { S_LINK = 1, S_NAT = 2, S_PORTAL = 4 };
@@ -49,6 +51,7 @@ static const struct {
 	[K_GUEST] = { "guest", S_PORTAL }, [K_NAME] = { "name", S_PORTAL },
 	[K_CONNS_PER_IP] = { "max-conns-per-ip", S_PORTAL },
 	[K_PENDING] = { "max-pending-handshakes", S_PORTAL },
+	[K_PENDING_PER_IP] = { "pending-per-ip", S_PORTAL },
 	[K_TUNNELS_PER_PEER] = { "max-tunnels-per-peer", S_PORTAL },
 	[K_IDLE] = { "idle-timeout", S_PORTAL }, [K_HANDSHAKE] = { "handshake-timeout", S_PORTAL },
 	[K_MULTIHOP] = { "allow-multihop", S_PORTAL }, [K_PACE] = { "pace", S_PORTAL },
@@ -439,13 +442,17 @@ static void ini_global(struct ini_ctx *c, unsigned scope, const char *name, cons
 		break;
 	case K_CONNS_PER_IP:
 	case K_PENDING:
+	case K_PENDING_PER_IP:
 	case K_TUNNELS_PER_PEER: {
 		unsigned *dst = k == K_CONNS_PER_IP ? &p->portal.conns_per_ip
 		              : k == K_PENDING ? &p->portal.pending_handshakes
+		              : k == K_PENDING_PER_IP ? &p->portal.pending_per_ip
 		                               : &p->portal.tunnels_per_peer;
 
 		if (!policy_parse_uint(val, 100000000, &v))
-			perr(p, c->cur_line, "%s: expected a count (0 = no limit), got \"%s\"", name, val);
+			perr(p, c->cur_line, "%s: expected a count (%s), got \"%s\"", name,
+			     k == K_PENDING_PER_IP ? "0 = max-pending-handshakes / 32, at least 4"
+			                           : "0 = no limit", val);
 		else
 			*dst = (unsigned)v;
 		break;

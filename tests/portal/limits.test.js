@@ -89,6 +89,51 @@ test('--max-pending-handshakes: counts only connections still in the handshake',
   })
 })
 
+// --pending-per-ip (and the policy key pending-per-ip): the address's next
+// handshake is reset at accept while it holds N, however many global slots
+// are free; others' slots are not touched.
+async function pendingPerIp (args, n) {
+  await withPortal([...args, '--max-pending-handshakes', '100', '--max-conns-per-ip', '0', '--handshake-timeout', '8000'], async (p, raw) => {
+    const held = []
+    for (let i = 0; i < n; i++) held.push(await raw())
+    held[0].sock.write(hello())   // half-way through still counts
+    await L.waitFor(async () => (await info()).handshaking === n, 3000, `${n} in the handshake`)
+    const got = await L.withTimeout(L.refusedConn(p.port), 1000, 'the next handshake being refused at once')
+    assert.equal(got.data.length, 0, 'not even a server hello')
+    assert.ok(got.reset)
+    await L.assertLogLines(p, /connection 127\.0\.0\.1:\d+ closed: too many handshakes from this address$/, 1)
+    let i = await info()
+    assert.equal(i.counters.refused_pending_per_ip, 1)
+    assert.equal(i.counters.refused_pending, 0, 'the global limit was not the reason')
+    assert.equal(i.handshaking, n, 'the held handshakes were not evicted')
+    held[0].sock.destroy()
+    await L.waitFor(async () => (await info()).handshaking === n - 1, 3000, 'one handshake fewer')
+    const ok = await L.call(s, p.addr, 'whoami')
+    assert.equal(ok.code, 0, ok.stderr)
+    i = await info()
+    assert.equal(i.counters.refused_pending_per_ip, 1)
+  })
+}
+
+test('--pending-per-ip: one address holds at most N handshakes', { timeout: 20000 }, async () => {
+  await pendingPerIp(['--pending-per-ip', '3'], 3)
+})
+
+test('policy key pending-per-ip, and --pending-per-ip over it', { timeout: 30000 }, async () => {
+  const file = L.policyFile(s, 'pending.ini', '[portal]\npending-per-ip = 2\n')
+  await pendingPerIp(['-c', file], 2)
+  await pendingPerIp(['-c', file, '--pending-per-ip', '4'], 4)
+  const bad = L.policyFile(s, 'pending-bad.ini', '[portal]\npending-per-ip = many\n')
+  const r = await L.fw(s, ['portal', '-c', bad, '--listen', '127.0.0.1:0', '--ctl', 'none',
+    '--secret', s.ids.room.secret, '--caps', L.CAPS], 5000)
+  assert.equal(r.code, 2, r.stderr)
+  assert.match(r.stderr, /pending-per-ip: expected a count \(0 = max-pending-handshakes \/ 32, at least 4\), got "many"/)
+  const c = await L.fw(s, ['portal', '--pending-per-ip', '-1', '--listen', '127.0.0.1:0', '--ctl', 'none',
+    '--secret', s.ids.room.secret, '--caps', L.CAPS], 5000)
+  assert.equal(c.code, 2, c.stderr)
+  assert.match(c.stderr, /--pending-per-ip/)
+})
+
 test('--idle-timeout: a silent connection is closed, a busy one is not', { timeout: 20000 }, async () => {
   await withPortal(['--idle-timeout', '1500', '--handshake-timeout', '10000'], async (p, raw) => {
     const quiet = await L.jsConnect(s, p.addr)

@@ -2,8 +2,11 @@
 // each of client (fairway connect), host and portal while a half-closed
 // 8 MiB echo round trip runs through the tunnel. Stopped processes resume
 // and the transfer arrives whole; killed ones end the transfer on the other
-// side (the app's socket closes, nothing hangs), the portal stays alive and
-// answers `fairway info`, and a second, unrelated tunnel keeps working.
+// side (the app's socket closes, nothing hangs) and what arrived is a
+// byte-exact prefix of what was sent; the portal stays alive and answers
+// `fairway info`, and a second, unrelated tunnel keeps working. A killed
+// portal ends the client's session with a clear message; restarted, the
+// host finds it again by itself and new tunnels work.
 'use strict'
 const { test, before, after } = require('node:test')
 const assert = require('node:assert')
@@ -12,6 +15,13 @@ const net = require('node:net')
 const L = require('../tunnels/lib')
 
 const sha = (b) => crypto.createHash('sha256').update(b).digest('hex')
+// A transfer a kill cut short must still be exact: what arrived is a
+// byte-exact prefix of what was sent; one the kill did not cut is whole.
+function exactOrPrefix (got, data) {
+  assert.ok(got.length <= data.length, `${got.length} bytes back of ${data.length} sent`)
+  assert.ok(data.subarray(0, got.length).equals(got), `the ${got.length} bytes back are a prefix of what was sent`)
+  if (got.length === data.length) assert.strictEqual(sha(got), sha(data))
+}
 const SIZE = 8 << 20
 let s, echo
 
@@ -92,7 +102,7 @@ for (const victim of ['conn', 'host']) {
     const t = await whenHalfway((prog) => roundTrip(w.pairs[0].conn.port, data, prog))
     await w.pairs[0][victim].proc.kill('SIGKILL')
     const r = await L.deadline(t.done, 20000, 'the app socket closing')   // never hangs
-    assert.ok(r.data.length < SIZE || sha(r.data) === sha(data), 'a short transfer, never a corrupt one')
+    exactOrPrefix(r.data, data)
     assert.ok(w.portal.proc.alive(), 'the portal is alive')
     const info = await L.fairwayRun(w.dir, ['info', '--json', '--secret', `${w.dir}/portal.secret`])
     assert.strictEqual(info.code, 0, info.stderr)
@@ -102,14 +112,29 @@ for (const victim of ['conn', 'host']) {
   })
 }
 
-test('kill -9 of the portal mid-transfer: client and host see the end, the host keeps running', async () => {
+test('kill -9 of the portal mid-transfer: the client ends cleanly, the host re-announces to the restarted portal', async () => {
   const w = await world(1)
   const data = crypto.randomBytes(SIZE)
   const t = await whenHalfway((prog) => roundTrip(w.pairs[0].conn.port, data, prog))
+  const hostErr = w.pairs[0].host.proc.err.length
   await w.portal.proc.kill('SIGKILL')
   const r = await L.deadline(t.done, 20000, 'the app socket closing')
   assert.ok(r.data.length < SIZE, 'the transfer was cut')
-  await L.sleep(500)
+  exactOrPrefix(r.data, data)
+  // The client's session is gone: it says so and exits 1, no crash.
+  const conn = w.pairs[0].conn.proc
+  const exit = await L.deadline(conn.exited, 20000, 'fairway connect exiting')
+  assert.deepStrictEqual(exit, { code: 1, signal: null }, conn.err)
+  assert.match(conn.err, /fairway: session ended/)
   assert.ok(w.pairs[0].host.proc.alive(), 'the host stays up to reconnect')
+  // The same portal (secret, port) again: the host finds it by itself.
+  const portal = new L.Proc('fairway portal', L.FAIRWAY, ['portal', '--listen', `127.0.0.1:${w.portal.port}`,
+    '--secret', `${w.dir}/portal.secret`, '--caps', L.CAPS], { HOME: w.dir, FAIRWAY_HOME: `${w.dir}/.fairway` })
+  await portal.waitLine((l) => l.startsWith('net:'), 10000, 'address line')
+  const host = w.pairs[0].host.proc
+  await L.until(() => host.err.slice(hostErr).includes('announced at'), 20000, 'the host announcing itself again')
+  const ck = await L.keygen(w.dir, 'c-again')
+  const conn2 = await L.fairwayConnect(w.dir, w.pairs[0].host.addr, { addr: w.portal.addr }, ck, 'echo')
+  await witnessWorks({ conn: conn2 })
   await L.killAll()
 })

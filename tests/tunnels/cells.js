@@ -237,6 +237,7 @@ function defineCell (title, spec) {
       assert.equal(sent.bytes, L.BULK)
       assert.equal(got.bytes, L.BULK, 'bytes at the service')
       assert.equal(got.sha256, sent.sha256, 'sha256 at the service = sha256 sent')
+      assert.ok(got.prefix, 'the bytes are the bulk stream, in order')
       const rss = sent.peakRss ? `, client peak RSS ${(sent.peakRss / L.MiB).toFixed(0)} MiB` : ''
       t.diagnostic(`64 MiB in ${ms} ms (${(64 / (ms / 1000)).toFixed(1)} MiB/s)${rss}`)
       await b.close()
@@ -269,6 +270,7 @@ function defineCell (title, spec) {
       // connection close short of the 1 GiB.
       const got = await L.deadline(received, 20000, 'the service connection closing')
       assert.ok(got.bytes < 16 * L.BULK)
+      assert.ok(got.prefix, `the ${got.bytes} bytes that came are a byte-exact prefix of those sent`)
       await portal.check()
       await callAndCheck()
       assert.ok(host.proc.alive(), 'the host survived its caller dying')
@@ -280,7 +282,8 @@ function defineCell (title, spec) {
       try {
         const { b, received } = await midTransfer(c)
         await host.proc.kill('SIGKILL')
-        await L.deadline(received, 20000, 'the service connection closing')
+        const got = await L.deadline(received, 20000, 'the service connection closing')
+        assert.ok(got.prefix, `the ${got.bytes} bytes that came are a byte-exact prefix of those sent`)
         // The client's transfer must fail or end, not hang forever.
         await L.deadline(Promise.resolve(b.done).catch(() => {}), 30000, 'the client noticing the host died')
         await portal.check()

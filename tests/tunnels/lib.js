@@ -9,6 +9,7 @@ const fs = require('node:fs')
 const net = require('node:net')
 const os = require('node:os')
 const path = require('node:path')
+const { bulkStream } = require('./bulkbytes')
 
 // run.sh exports FAIRWAY_BIN=<BUILD_DIR>/fairway; by hand, default to ../../build.
 const FAIRWAY = process.env.FAIRWAY_BIN || path.resolve(__dirname, '..', '..', 'build', 'fairway')
@@ -261,7 +262,9 @@ function freePort () {
 
 // A TCP service that hashes each connection's bytes until EOF. .port;
 // .received: bytes of all connections so far; .next(): resolves
-// {bytes, sha256, error} of the next connection to end.
+// {bytes, sha256, error, prefix} of the next connection to end; prefix:
+// what came is a byte-exact prefix of the bulk stream (bulkbytes.js), as
+// every bulk sender sends, whole or cut short by a kill.
 function sinkService () {
   const done = []
   const waiters = []
@@ -269,13 +272,20 @@ function sinkService () {
   const srv = net.createServer((sock) => {
     sink.conns.add(sock)
     const hash = crypto.createHash('sha256')
+    const expect = bulkStream()
     let bytes = 0
     let error = null
-    sock.on('data', (b) => { hash.update(b); bytes += b.length; sink.received += b.length })
+    let prefix = true
+    sock.on('data', (b) => {
+      hash.update(b)
+      if (prefix && !expect.next(b.length).equals(b)) prefix = false
+      bytes += b.length
+      sink.received += b.length
+    })
     sock.on('error', (e) => { error = e.message })
     sock.on('close', () => {
       sink.conns.delete(sock)
-      const r = { bytes, sha256: hash.digest('hex'), error }
+      const r = { bytes, sha256: hash.digest('hex'), error, prefix }
       const w = waiters.shift()
       if (w) w(r)
       else done.push(r)
@@ -297,7 +307,7 @@ function sinkService () {
   return sink
 }
 
-// Connects to 127.0.0.1:port and writes `bytes` random bytes with
+// Connects to 127.0.0.1:port and writes `bytes` bytes of the bulk stream with
 // backpressure, then half-closes. Returns {sock, done}: done resolves
 // {bytes, sha256, error} of what was written once the last byte is handed
 // to the kernel (or the socket dies). It does not wait for the far end to
@@ -305,6 +315,7 @@ function sinkService () {
 // destroys sock when done.
 function tcpSend (port, bytes, onProgress) {
   const hash = crypto.createHash('sha256')
+  const stream = bulkStream()
   let sent = 0
   let error = null
   const sock = net.connect(port, '127.0.0.1')
@@ -318,7 +329,7 @@ function tcpSend (port, bytes, onProgress) {
   })
   function pump () {
     while (sent < bytes) {
-      const b = crypto.randomBytes(Math.min(65536, bytes - sent))
+      const b = stream.next(Math.min(65536, bytes - sent))
       hash.update(b)
       sent += b.length
       if (onProgress) onProgress(sent)

@@ -13,6 +13,7 @@
 const crypto = require('node:crypto')
 const net = require('node:net')
 const readline = require('node:readline')
+const { bulkStream } = require('../bulkbytes')
 
 // ---- sockets: NODELAY and backpressure ----------------------------------
 
@@ -200,7 +201,7 @@ function plugins (services) {
 
 // ---- bulk sender ---------------------------------------------------------
 
-// Sends `bytes` random bytes (64 KiB items) into the sink of `duplex` and
+// Sends `bytes` bytes of the bulk stream (../bulkbytes.js; 64 KiB items) into the sink of `duplex` and
 // drains its source. Resolves {bytes, sha256, peakRss} once everything was
 // handed to the sockets: not when the other side ENDs, because a JS
 // muxrpc 6.7.3 target never answers an END on a duplex (pull-weird drops
@@ -209,6 +210,7 @@ function plugins (services) {
 // has confirmed. Progress lines every 8 MiB let a test kill a peer mid-way.
 function bulkSend (pull, duplex, bytes, id) {
   const hash = crypto.createHash('sha256')
+  const stream = bulkStream()
   let sent = 0
   let nextMark = 8 << 20
   let peakRss = process.memoryUsage().rss
@@ -224,7 +226,7 @@ function bulkSend (pull, duplex, bytes, id) {
       }
       whenDrained(() => {
         const n = Math.min(65536, bytes - sent)
-        const b = crypto.randomBytes(n)
+        const b = stream.next(n)
         hash.update(b)
         sent += n
         if (sent >= nextMark) {
