@@ -423,7 +423,7 @@ int cmd_nat(int argc, char **argv)
 	}
 	if (o.file == NULL)
 		o.file = default_file();
-	starting = strcmp(o.verb, "start") == 0 && !o.dry_run;
+	starting = strcmp(o.verb, "start") == 0;   /* info and stop never "apply" */
 	rc = policy_load(&p, o.file);
 	print_diags(&p, &shown);
 	if (rc == -ENOMEM) {
@@ -431,9 +431,9 @@ int cmd_nat(int argc, char **argv)
 		goto out;
 	}
 	if (rc != 0) {
-		fprintf(stderr, "fairway nat: %s: %zu error%s; %s\n", o.file,
-		        p.n_errors, p.n_errors == 1 ? "" : "s",
-		        starting ? "not applied, nothing was changed" : "nothing was changed");
+		fprintf(stderr, "fairway nat: %s: %s%zu error%s%s; nothing was changed\n", o.file,
+		        starting ? "not applied (" : "", p.n_errors, p.n_errors == 1 ? "" : "s",
+		        starting ? ")" : "");
 		ret = EXIT_USAGE;
 		goto out;
 	}

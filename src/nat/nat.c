@@ -1640,15 +1640,17 @@ static int check_leaf(const struct policy *p)
 	const char *missing = NULL;
 	char works[64] = "";
 
-	if (qdisc_known(p, "htb") == 0) {
-		log_err("this kernel has no htb qdisc (sch_htb): fairway nat cannot shape here; nothing changed");
-		return -EOPNOTSUPP;
-	}
+	/* one probe per kind the leaf needs (1 or 2 commands): the rest,
+	 * htb included, only when one is missing */
 	for (unsigned i = 0; i < 3 && leaf_kinds[p->nat.leaf][i] != NULL && missing == NULL; i++)
 		if (qdisc_known(p, leaf_kinds[p->nat.leaf][i]) == 0)
 			missing = leaf_kinds[p->nat.leaf][i];
 	if (missing == NULL)
 		return 0;
+	if (qdisc_known(p, "htb") == 0) {
+		log_err("this kernel has no htb qdisc (sch_htb): fairway nat cannot shape here; nothing changed");
+		return -EOPNOTSUPP;
+	}
 	for (unsigned l = 0; l < 4; l++) {
 		bool ok = true;
 
