@@ -9,7 +9,6 @@ const crypto = require('node:crypto')
 const fs = require('node:fs')
 const net = require('node:net')
 const path = require('node:path')
-const { spawn } = require('node:child_process')
 const { createRequire } = require('node:module')
 const L = require('../portal/lib')
 
@@ -20,46 +19,20 @@ const gates = []
 // Starts a portal with --http on s; resolves {net, ws, wsPort, httpPort,
 // pid, stderr(), stop()}. Its first stdout line is the net: address, its
 // second the ws:// one.
-function startGate (s, extra = []) {
-  return new Promise((resolve, reject) => {
-    const db = path.join(s.dir, `ws-room-${process.pid}-${++gateSeq}.db`)
-    const child = spawn(L.FAIRWAY, ['portal', '--listen', '127.0.0.1:0', '--secret', s.ids.room.secret,
-      '--caps', L.CAPS, '--db', db, '--http', '127.0.0.1:0', '--ctl', 'none', '--privacy', 'open', ...extra],
-    { stdio: ['ignore', 'pipe', 'pipe'] })
-    let out = ''
-    let err = ''
-    const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })))
-    const g = {
-      pid: child.pid,
-      stderr: () => err,
-      exited,
-      async stop () {
-        if (child.exitCode === null && child.signalCode === null) {
-          try { process.kill(child.pid, 'SIGTERM') } catch (_) {}
-        }
-        const t = setTimeout(() => { try { process.kill(child.pid, 'SIGKILL') } catch (_) {} }, 5000)
-        const r = await exited
-        clearTimeout(t)
-        return r
-      }
-    }
-    gates.push(g)
-    child.stderr.setEncoding('utf8')
-    child.stdout.setEncoding('utf8')
-    child.stderr.on('data', (d) => { err += d })
-    child.stdout.on('data', (d) => {
-      out += d
-      const lines = out.split('\n')
-      if (lines.length < 3) return
-      g.net = lines[0]
-      g.ws = lines[1]
-      const m = /^ws:\/\/127\.0\.0\.1:(\d+)~shs:[A-Za-z0-9+/]{43}=$/.exec(g.ws)
-      if (!m || !g.net.startsWith('net:127.0.0.1:')) return reject(new Error(`bad address lines: ${out}`))
-      g.wsPort = g.httpPort = Number(m[1])
-      resolve(g)
-    })
-    exited.then((r) => reject(new Error(`fairway portal exited (${r.code}/${r.signal}):\n${err}`)))
-  })
+async function startGate (s, extra = []) {
+  const db = path.join(s.dir, `ws-room-${process.pid}-${++gateSeq}.db`)
+  const g = L.spawnFairway(s, ['portal', '--listen', '127.0.0.1:0', '--secret', s.ids.room.secret,
+    '--caps', L.CAPS, '--db', db, '--http', '127.0.0.1:0', '--ctl', 'none', '--privacy', 'open', ...extra])
+  gates.push(g)
+  await g.line
+  await L.waitFor(() => g.stdout().split('\n').length >= 3 || g.child.exitCode !== null, 8000, 'the portal\'s address lines')
+  const lines = g.stdout().split('\n')
+  g.net = lines[0]
+  g.ws = lines[1]
+  const m = /^ws:\/\/127\.0\.0\.1:(\d+)~shs:[A-Za-z0-9+/]{43}=$/.exec(g.ws || '')
+  if (!m || !g.net.startsWith('net:127.0.0.1:')) throw new Error(`bad address lines: ${g.stdout()}\n${g.stderr()}`)
+  g.wsPort = g.httpPort = Number(m[1])
+  return g
 }
 
 async function stopGates () { for (const g of gates.splice(0)) await g.stop() }
