@@ -674,57 +674,95 @@ static int load_mode(struct store *st)
 	return 0;
 }
 
-static int migrate(struct store *st, char *err, size_t errlen, const char *path)
+/* PRAGMA user_version, or -1 (an SQLite error). */
+static int user_version(struct store *st)
 {
 	sqlite3_stmt *s;
-	int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
-	if (rc != SQLITE_OK)
-		return sqerr(st, rc);
-	rc = sqlite3_step(s);
-	int v = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		v = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (v < 0)
-		return sqerr(st, rc);
+	return v;
+}
+
+/* The version checks: newer than ours, or version 0 with tables in it
+ * (someone else's database). 0 or -EILSEQ / an SQLite error. */
+static int version_ok(struct store *st, int v, char *err, size_t errlen, const char *path)
+{
+	sqlite3_stmt *s;
+	int rc, n;
+
 	if (v > SCHEMA_VERSION) {
 		snprintf(err, errlen, "%s: schema version %d is newer than this fairway's (%d)",
 		         path, v, SCHEMA_VERSION);
 		return -EILSEQ;
 	}
-	if (v == 0) {
-		/* A version-0 file must be empty: refuse someone else's database
-		 * rather than adding our tables to it. */
-		rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+	if (v != 0)
+		return 0;
+	/* A version-0 file must be empty: refuse someone else's database
+	 * rather than adding our tables to it. */
+	rc = sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &s, NULL);
+	if (rc != SQLITE_OK)
+		return sqerr(st, rc);
+	rc = sqlite3_step(s);
+	n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
+	sqlite3_finalize(s);
+	if (n < 0)
+		return sqerr(st, rc);
+	if (n > 0) {
+		snprintf(err, errlen, "%s: not a fairway room database (it has tables but no schema version)",
+		         path);
+		return -EILSEQ;
+	}
+	return 0;
+}
+
+static int migrate(struct store *st, char *err, size_t errlen, const char *path)
+{
+	int rc, r, v = user_version(st);
+
+	if (v < 0)
+		return sqerr(st, sqlite3_errcode(st->db));
+	if ((r = version_ok(st, v, err, errlen, path)) != 0)
+		return r;
+	while (v < SCHEMA_VERSION) {
+		char sql[64];
+
+		/* Read the version again under the write lock: two processes
+		 * opening a new file at once (two `fairway invite create`) must
+		 * not both run migration v (the second would fail on "table
+		 * already exists"); the one that waited sees v+1 and goes on. */
+		rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
 		if (rc != SQLITE_OK)
 			return sqerr(st, rc);
-		rc = sqlite3_step(s);
-		int n = rc == SQLITE_ROW ? sqlite3_column_int(s, 0) : -1;
-		sqlite3_finalize(s);
-		if (n < 0)
-			return sqerr(st, rc);
-		if (n > 0) {
-			snprintf(err, errlen, "%s: not a fairway room database (it has tables but no schema version)",
-			         path);
-			return -EILSEQ;
+		if ((v = user_version(st)) < 0) {
+			r = sqerr(st, sqlite3_errcode(st->db));
+			goto fail;
 		}
-	}
-	for (; v < SCHEMA_VERSION; v++) {
-		char sql[64];
-		rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-		if (rc == SQLITE_OK)
+		if ((r = version_ok(st, v, err, errlen, path)) != 0)
+			goto fail;
+		if (v < SCHEMA_VERSION) {
 			rc = sqlite3_exec(st->db, migrations[v], NULL, NULL, NULL);
-		snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
-		if (rc == SQLITE_OK)
-			rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+			snprintf(sql, sizeof sql, "PRAGMA user_version = %d", v + 1);
+			if (rc == SQLITE_OK)
+				rc = sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+			v++;
+		}
 		if (rc == SQLITE_OK)
 			rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 		if (rc != SQLITE_OK) {
-			int r = sqerr(st, rc);
-			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-			return r;
+			r = sqerr(st, rc);
+			goto fail;
 		}
 	}
 	st->version = v;
 	return 0;
+fail:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
 }
 
 int store_open(const char *path, struct store **out, char *err, size_t errlen)
